@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+# Front door of the workbench. Everything generated goes under build/.
+#
+#   make run          build the perf kernel, boot it, show what THP does
+#   make check        build the debug kernel and run every test (+ make lint)
+#
+# Variables: KERNEL=patched|vanilla  FLAVOUR=debug|kasan|perf  TESTS="label ..."
+#            CMD='...' (vm-run)      VM_MEM VM_CPUS VM_TIMEOUT ACCEL=tcg|kvm
+
+KERNEL ?= patched
+S := scripts
+export KERNEL
+
+.PHONY: all run check check-kasan setup source apply kernel vanilla selftests \
+	shell vm-run lint series series-verify clean distclean help
+
+all: help
+
+help:
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	@$(S)/setup.sh
+
+source: setup
+	@$(S)/source.sh
+
+apply: source
+	@$(S)/apply.sh
+
+# The kernel that check and shell use by default is the debug flavour; run and
+# benchmarks use perf.
+kernel: setup
+	@$(S)/build.sh $(KERNEL) $(or $(FLAVOUR),debug)
+
+vanilla: setup
+	@$(S)/build.sh vanilla $(or $(FLAVOUR),perf)
+
+selftests: setup
+	@$(S)/selftests.sh
+
+check: setup
+	@FLAVOUR=$(or $(FLAVOUR),debug) $(S)/check.sh
+
+check-kasan: setup
+	@FLAVOUR=kasan $(S)/check.sh
+
+run: setup
+	@$(S)/build.sh $(KERNEL) perf
+	@$(S)/selftests.sh
+	@KERNEL=$(KERNEL) FLAVOUR=perf $(S)/vm.sh $(CURDIR)/$(S)/demo.sh
+
+shell: setup
+	@test -f build/obj/$(KERNEL)-$(or $(FLAVOUR),debug)/arch/x86/boot/bzImage || \
+		$(S)/build.sh $(KERNEL) $(or $(FLAVOUR),debug)
+	@FLAVOUR=$(or $(FLAVOUR),debug) $(S)/vm.sh --shell
+
+vm-run: setup
+	@test -n "$(CMD)" || { echo "usage: make vm-run CMD='command'" >&2; exit 2; }
+	@test -f build/obj/$(KERNEL)-$(or $(FLAVOUR),debug)/arch/x86/boot/bzImage || \
+		$(S)/build.sh $(KERNEL) $(or $(FLAVOUR),debug)
+	@FLAVOUR=$(or $(FLAVOUR),debug) $(S)/vm.sh "$(CMD)"
+
+lint: setup
+	@$(S)/lint.sh
+
+series: setup
+	@$(S)/series.sh --verify
+
+clean:
+	rm -rf build/obj build/kselftest build/tools build/series build/vm
+
+distclean:
+	rm -rf build

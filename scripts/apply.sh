@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Make build/src/linux the patched tree: base, then the project's own files
+# (mm/, include/) as one commit, then patches/series in order, one commit each.
+# Does nothing when none of these inputs changed. A patch that does not apply
+# stops with the patch's name and its failing hunks.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+cd "$TOP"
+series=patches/series
+[ -f "$series" ] || die "$series missing"
+mapfile -t patches < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$series" | grep -v '^$' || true)
+for p in "${patches[@]}"; do
+	[ -f "patches/$p" ] || die "$series names patches/$p, which does not exist"
+done
+mapfile -t ownfiles < <(find mm include -type f 2>/dev/null | sort)
+
+stamp=$( { cat "$series"; for p in "${patches[@]}"; do cat "patches/$p"; done
+	   for f in "${ownfiles[@]}"; do echo "$f"; cat "$f"; done
+	   cat "$SRC/debian-version"; } | sha256sum | cut -d' ' -f1)
+[ "$(cat "$SRC/patched.stamp" 2>/dev/null)" = "$stamp" ] && exit 0
+
+step_begin "apply ${#patches[@]} patches and ${#ownfiles[@]} project files"
+cd "$KTREE"
+rm -f "$SRC/patched.stamp"
+git am --abort >/dev/null 2>&1 || true
+# Only files that differ from base are rewritten: the kept build
+# directories then rebuild just what the series touches.
+git reset -q --hard base
+git clean -q -fd
+export GIT_COMMITTER_NAME="thp-reserve workbench" GIT_COMMITTER_EMAIL="workbench@localhost"
+if [ ${#ownfiles[@]} -gt 0 ]; then
+	for f in "${ownfiles[@]}"; do
+		[ -e "$f" ] && die "project file $f exists in the kernel tree: change it with a patch instead"
+		mkdir -p "$(dirname "$f")"
+		cp "$TOP/$f" "$f"
+	done
+	git add -f "${ownfiles[@]}"
+	git -c user.name="THP reservations" -c user.email="thp-reserve@localhost" \
+		commit -q -s -m "mm: add the THP reservation sources" \
+		-m "New files of the project, wired into the build by the patches that follow."
+fi
+for p in "${patches[@]}"; do
+	if ! git am -q --keep-cr "$TOP/patches/$p" >"$BUILD/log/apply.log" 2>&1; then
+		git am --abort >/dev/null 2>&1 || true
+		echo "error: patch $p does not apply to $(cat "$SRC/kernel-version"):" >&2
+		# patch(1) names the failing hunks with their line numbers.
+		patch -p1 --dry-run -f <"$TOP/patches/$p" 2>&1 | grep -E 'FAILED|can.t find|malformed|Only garbage' >&2 ||
+			cat "$BUILD/log/apply.log" >&2
+		git reset -q --hard base
+		exit 1
+	fi
+done
+echo "$stamp" >"$SRC/patched.stamp"
+step_end "apply ${#patches[@]} patches and ${#ownfiles[@]} project files"

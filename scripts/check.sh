@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# check.sh: make check. Builds the KERNEL (patched|vanilla) in FLAVOUR
+# (debug|kasan), the selftests, runs make lint (patched only), boots the
+# guest once and runs the project's selftests and the upstream THP-related
+# mm kselftests. Ends with "N passed, N failed, N skipped"; exits non-zero on
+# any failure, kernel splat, taint or hang.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+KERNEL=${KERNEL:-patched}
+FLAVOUR=${FLAVOUR:-debug}
+export KERNEL FLAVOUR
+t0=$(date +%s)
+"$TOP/scripts/setup.sh"
+"$TOP/scripts/build.sh" "$KERNEL" "$FLAVOUR"
+"$TOP/scripts/selftests.sh"
+
+pass=0 fail=0 skip=0
+if [ "$KERNEL" = patched ]; then
+	"$TOP/scripts/lint.sh" || true
+	read -r lp lf <"$BUILD/lint-counts"
+	pass=$((pass + lp)) fail=$((fail + lf))
+fi
+
+release=$(cat "$(obj_dir "$KERNEL" "$FLAVOUR")/kernelrelease")
+res=$BUILD/results/check-$release-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$res"
+ln -sfn "$res" "$BUILD/results/check-latest"
+{
+	echo "kernel: $release"
+	echo "source: Debian $KSRC_PKG $(cat "$SRC/debian-version") (Linux $(cat "$SRC/kernel-version"))"
+	echo "series: $(git -C "$KTREE" rev-list --count base..HEAD) commits on base"
+	echo "date: $(date -u +%FT%TZ)"
+} >"$res/kernel-version"
+list=$res/tests
+{
+	for t in "$BUILD"/kselftest/project/*; do
+		[ -x "$t" ] && printf 'project-%s\t%s\t./%s\n' "$(basename "$t")" "$BUILD/kselftest/project" "$(basename "$t")"
+	done
+	grep -v '^#' "$TOP/selftests/upstream-tests" | grep -v '^$' |
+		while IFS=$'\t' read -r label cmd; do
+			printf '%s\t%s\t%s\n' "$label" "$BUILD/kselftest/mm" "$cmd"
+		done
+} >"$list"
+[ -n "${TESTS:-}" ] && { grep -E "^($(echo "$TESTS" | tr ' ,' '||'))"$'\t' "$list" >"$list.only" || true; mv "$list.only" "$list"; }
+echo "==> boot $release and run $(wc -l <"$list") tests (results: $res)"
+vmrc=0
+VM_TIMEOUT=${VM_TIMEOUT:-3600} "$TOP/scripts/vm.sh" "$TOP/scripts/guest-tests.sh" "$res" "$list" || vmrc=$?
+cp "$BUILD/log/console/latest.log" "$res/console.log" 2>/dev/null || true
+if [ -f "$res/counts" ]; then
+	read -r gp gf gs <"$res/counts"
+	pass=$((pass + gp)) fail=$((fail + gf)) skip=$((skip + gs))
+else
+	echo "error: the guest did not finish the test run" >&2
+	fail=$((fail + 1))
+fi
+if [ $vmrc -ne 0 ] && [ -f "$res/counts" ]; then
+	# The tests finished, but the kernel reported a splat or was tainted.
+	echo "FAIL: kernel log check (see above; console: $res/console.log)"
+	fail=$((fail + 1))
+fi
+t=$(($(date +%s) - t0))
+echo "make check: $release, $((t / 60))m$((t % 60))s, results in $res"
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# guest-tests.sh OUTDIR TESTLIST: run inside the guest. Runs each test of
+# TESTLIST ("label<TAB>dir<TAB>command..." lines), saves its output in OUTDIR,
+# counts KTAP results and writes OUTDIR/counts ("passed failed skipped").
+# A "not ok" listed in selftests/upstream-known-failures (same label and
+# description) counts as skipped, with its reason printed.
+set -u
+out=$1
+list=$2
+top=$(cd "$(dirname "$0")/.." && pwd)
+known=$top/selftests/upstream-known-failures
+mkdir -p "$out"
+pass=0 fail=0 skip=0
+thp=/sys/kernel/mm/transparent_hugepage
+# Settings every test starts from (tests that change them restore them, but
+# a failing one may not).
+save_settings() {
+	for f in enabled defrag use_zero_page shrink_underused promotion_threshold \
+		khugepaged/defrag khugepaged/max_ptes_none khugepaged/max_ptes_swap \
+		khugepaged/max_ptes_shared khugepaged/pages_to_scan \
+		khugepaged/scan_sleep_millisecs khugepaged/alloc_sleep_millisecs \
+		hugepages-*kB/enabled; do
+		[ -f "$thp/$f" ] || continue
+		v=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp/$f")
+		[ -n "$v" ] || v=$(cat "$thp/$f")
+		echo "$f $v"
+	done >/tmp/thp-settings
+}
+restore_settings() {
+	while read -r f v; do echo "$v" >"$thp/$f" 2>/dev/null; done </tmp/thp-settings
+	echo 0 >/proc/sys/vm/nr_hugepages
+}
+save_settings
+
+while IFS=$'\t' read -r label dir cmd; do
+	case $label in ''|'#'*) continue ;; esac
+	log=$out/$label.log
+	echo "==> test $label ..."
+	echo "thpres-test: start $label" >/dev/kmsg
+	t0=$(date +%s)
+	restore_settings
+	# cow and khugepaged use hugetlb pages where there are some.
+	case $label in cow*) echo 16 >/proc/sys/vm/nr_hugepages ;; esac
+	mkdir -p /tmp/t && cd /tmp/t || exit 1
+	# shellcheck disable=SC2086
+	timeout -k 5 "${TEST_TIMEOUT:-900}" env -C "$dir" $cmd >"$log" 2>&1 </dev/null
+	rc=$?
+	cd / && rm -rf /tmp/t
+	restore_settings
+	p=0 f=0 s=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "*"# SKIP"*|"ok "*"# skip"*) s=$((s + 1)) ;;
+		"ok "*) p=$((p + 1)) ;;
+		"not ok "*)
+			desc=${line#not ok }
+			desc=${desc#* }
+			reason=$(awk -F'\t' -v l="$label" -v d="$desc" '$1 == l && $2 == d { print $3; exit }' "$known" 2>/dev/null)
+			if [ -n "$reason" ]; then
+				s=$((s + 1))
+				echo "    known failure: $desc ($reason)"
+			else
+				f=$((f + 1))
+				echo "    FAIL: $desc"
+			fi ;;
+		esac
+	done < <(grep -aE '^(not )?ok [0-9]+ ' "$log")
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		f=$((f + 1))
+		echo "    FAIL: timed out after ${TEST_TIMEOUT:-900}s"
+	elif [ $((p + f + s)) -eq 0 ]; then
+		# No KTAP lines: the exit status is the result.
+		case $rc in
+		0) p=1 ;;
+		4) s=1; echo "    skipped: $(tail -n 1 "$log")" ;;
+		*) f=1; echo "    FAIL: exit status $rc"; tail -n 5 "$log" | sed 's/^/    | /' ;;
+		esac
+	elif [ $rc -ne 0 ] && [ $rc -ne 4 ] && [ $f -eq 0 ]; then
+		# Exited with a failure that its KTAP lines do not account for.
+		if awk -F'\t' -v l="$label" '$1 == l && $2 == "exit status" { f=1 } END { exit !f }' "$known" 2>/dev/null; then
+			echo "    known failure: exit status $rc"
+		else
+			f=$((f + 1))
+			echo "    FAIL: exit status $rc"
+			tail -n 5 "$log" | sed 's/^/    | /'
+		fi
+	fi
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	echo "==> test $label done ($(($(date +%s) - t0))s): $p passed, $f failed, $s skipped (log: $log)"
+done <"$list"
+echo "$pass $fail $skip" >"$out/counts"

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the harness scripts. Source it; it defines no side effects.
+
+# One place that pins the kernel source: the Debian package and its version.
+KSRC_PKG=linux-source-6.12
+KSRC_PIN=6.12.117-1~deb12u1
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+
+# Progress: step_begin NAME; ...; step_end NAME (prints elapsed seconds).
+declare -A _step_t0
+step_begin() {
+	_step_t0[$1]=$(date +%s)
+	printf '==> %s ...\n' "$1"
+}
+step_end() {
+	local t=$(( $(date +%s) - ${_step_t0[$1]:-$(date +%s)} ))
+	printf '==> %s done (%dm%02ds)\n' "$1" $((t / 60)) $((t % 60))
+}
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+warn() {
+	printf 'warning: %s\n' "$*" >&2
+}
+# run_logged LOG CMD...: run CMD with output in LOG; on failure print the
+# log's path and last lines, and fail.
+run_logged() {
+	local log=$1
+	shift
+	mkdir -p "$(dirname "$log")"
+	if ! "$@" >"$log" 2>&1; then
+		printf 'error: %s failed; log: %s (last 30 lines follow)\n' "$*" "$log" >&2
+		tail -n 30 "$log" >&2
+		return 1
+	fi
+}
+
+SRC=$BUILD/src
+KTREE=$SRC/linux		# git tree: tag "base" = pristine, HEAD = patched
+# git worktree of "base", the stock kernel. Its source and build directories
+# sit at the same relative distance as the patched ones, so that ccache (with
+# BASEDIR) shares every object the series does not change.
+VTREE=$BUILD/vanilla/src/linux
+KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+
+# obj_dir KERNEL FLAVOUR: the kept O= build directory of one kernel.
+obj_dir() {
+	case $1 in
+	vanilla) echo "$BUILD/vanilla/obj/$1-$2" ;;
+	*) echo "$BUILD/obj/$1-$2" ;;
+	esac
+}
+# kernel_tree KERNEL: the source tree of "patched" or "vanilla".
+kernel_tree() {
+	case $1 in
+	patched) echo "$KTREE" ;;
+	vanilla) echo "$VTREE" ;;
+	*) die "KERNEL must be patched or vanilla, not '$1'" ;;
+	esac
+}
+
+# ccache lives outside the clone so a fresh clone on this machine reuses it;
+# BASEDIR makes its keys independent of where the clone is.
+export CCACHE_DIR=${CCACHE_DIR:-/var/cache/thp-reserve-ccache}
+export CCACHE_BASEDIR=$TOP
+export CCACHE_NOHASHDIR=1
+JOBS=${JOBS:-$(nproc)}
+# kmake KERNEL FLAVOUR ARGS...: make in that kernel's tree and build directory.
+kmake() {
+	local k=$1 f=$2
+	shift 2
+	make -C "$(kernel_tree "$k")" O="$(obj_dir "$k" "$f")" -j"$JOBS" \
+		CC="ccache gcc" HOSTCC="ccache gcc" LOCALVERSION="-$k-$f" \
+		KBUILD_BUILD_USER=thp-reserve KBUILD_BUILD_HOST=workbench "$@"
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the upstream mm kselftests from the patched tree and the project's
+# own selftests, into build/kselftest/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$TOP/scripts/source.sh"
+"$TOP/scripts/apply.sh"
+out=$BUILD/kselftest
+log=$BUILD/log/selftests-build.log
+mkdir -p "$out/mm" "$out/project"
+: >"$log"
+step_begin "build selftests (log: $log)"
+if [ ! -f "$out/usr/include/linux/mman.h" ] || [ "$SRC/patched.stamp" -nt "$out/usr/include/linux/mman.h" ]; then
+	run_logged "$log.headers" make -C "$KTREE" O="$BUILD/obj/headers" \
+		INSTALL_HDR_PATH="$out/usr" headers_install
+fi
+run_logged "$log" make -C "$KTREE/tools/testing/selftests/mm" -j"$JOBS" \
+	OUTPUT="$out/mm" KHDR_INCLUDES="-isystem $out/usr/include"
+run_logged "$log.project" make -C "$TOP/selftests" -j"$JOBS" \
+	KSFT="$KTREE/tools/testing/selftests" OUT="$out/project"
+step_end "build selftests (log: $log)"
+mkdir -p "$BUILD/tools"
+run_logged "$log.tools" gcc -O2 -Wall -o "$BUILD/tools/thp_touch" "$TOP/tools/thp_touch.c"

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# vm.sh [--shell] [CMD...]: boot a built kernel in QEMU and run CMD as root in
+# the guest (the host's root filesystem, read-only, with tmpfs on writable
+# paths and the host's build/ writable). Prints CMD's output and exits with
+# CMD's exit status. When CMD succeeded but the kernel reported a splat, was
+# tainted, crashed or hung (watchdog), prints why and exits 125.
+#
+# Environment: KERNEL=patched|vanilla, FLAVOUR=debug|perf|kasan, VM_MEM (MiB,
+# default 4096), VM_CPUS (default 3, split over 2 NUMA nodes), VM_TIMEOUT
+# (seconds, default 1800), VM_APPEND (extra kernel command line), ACCEL=tcg|kvm
+# (default: kvm only if a probe boot works).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+KERNEL=${KERNEL:-patched}
+FLAVOUR=${FLAVOUR:-debug}
+VM_MEM=${VM_MEM:-4096}
+VM_CPUS=${VM_CPUS:-3}
+VM_TIMEOUT=${VM_TIMEOUT:-1800}
+mode=cmd
+if [ "${1:-}" = --shell ]; then
+	mode=shell
+	shift
+fi
+[ $mode = shell ] || [ $# -gt 0 ] || die "usage: vm.sh [--shell] CMD..."
+
+obj=$(obj_dir "$KERNEL" "$FLAVOUR")
+kimg=$obj/arch/x86/boot/bzImage
+[ -f "$kimg" ] || die "no $KERNEL-$FLAVOUR kernel: run 'make kernel KERNEL=$KERNEL FLAVOUR=$FLAVOUR' first"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
+
+vmdir=$BUILD/vm
+mkdir -p "$vmdir" "$BUILD/log/console"
+
+# initramfs: busybox and our /init, rebuilt when either changes.
+initrd=$vmdir/initramfs.cpio.gz
+if [ ! -f "$initrd" ] || [ "$TOP/scripts/guest-init" -nt "$initrd" ]; then
+	[ -x /bin/busybox ] || die "busybox missing: apt-get install busybox-static"
+	ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static: apt-get install busybox-static"
+	rm -rf "$vmdir/initramfs"
+	mkdir -p "$vmdir/initramfs"/{bin,dev,proc,sys,newroot}
+	cp /bin/busybox "$vmdir/initramfs/bin/busybox"
+	cp "$TOP/scripts/guest-init" "$vmdir/initramfs/init"
+	(cd "$vmdir/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"
+fi
+
+# Accelerator: KVM only if a short probe boot proves it works (on nested
+# hosts /dev/kvm exists but guests die or QEMU hangs), else TCG.
+accel_args() {
+	case ${ACCEL:-} in
+	tcg) echo "-accel tcg,thread=multi -cpu max"; return ;;
+	kvm) echo "-accel kvm -cpu host"; return ;;
+	esac
+	local probe=$vmdir/accel
+	if [ ! -f "$probe" ]; then
+		local res=tcg
+		if [ -w /dev/kvm ] && timeout -k 2 20 qemu-system-x86_64 -machine q35 -accel kvm -cpu host \
+			-m 256 -display none -monitor none -serial stdio -no-reboot \
+			-kernel "$kimg" -initrd "$initrd" -append "console=ttyS0 quiet thpres.probe=1 panic=-1" \
+			</dev/null 2>/dev/null | grep -q THPRES-PROBE-OK; then
+			res=kvm
+		fi
+		echo $res >"$probe"
+		echo "accelerator: $res (KVM probe $([ $res = kvm ] && echo passed || echo failed: using TCG))" >&2
+	fi
+	if [ "$(cat "$probe")" = kvm ]; then echo "-accel kvm -cpu host"; else echo "-accel tcg,thread=multi -cpu max"; fi
+}
+
+# Two NUMA nodes when there are at least two vCPUs.
+numa=()
+if [ "$VM_CPUS" -ge 2 ]; then
+	half=$((VM_MEM / 2))
+	numa=(-object memory-backend-ram,id=m0,size=${half}M
+	      -object memory-backend-ram,id=m1,size=$((VM_MEM - half))M
+	      -numa node,nodeid=0,cpus=0-$((VM_CPUS - 2)),memdev=m0
+	      -numa node,nodeid=1,cpus=$((VM_CPUS - 1)),memdev=m1)
+fi
+
+run=$(mktemp -d "$vmdir/run.XXXXXX")
+trap 'rm -rf "$run"' EXIT
+swap=$run/swap.img
+truncate -s 2G "$swap"
+if [ $mode = cmd ]; then
+	{ echo 'set -e'; printf '%q ' "$@"; echo; } >"$run/cmd.sh"
+	# A single argument is a shell command line.
+	[ $# -eq 1 ] && printf 'set -e\n%s\n' "$1" >"$run/cmd.sh"
+fi
+stamp=$(date +%Y%m%d-%H%M%S)
+console=$BUILD/log/console/$stamp-$KERNEL-$FLAVOUR-$$.log
+ln -sfn "$console" "$BUILD/log/console/latest.log"
+
+append="console=ttyS0 panic=-1 hung_task_timeout_secs=120 thpres.build=$BUILD thpres.run=$run thpres.mode=$mode ${VM_APPEND:-}"
+stdio_opts=signal=off
+[ $mode = shell ] || stdio_opts=signal=on
+# shellcheck disable=SC2046
+set +e
+timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -machine q35 $(accel_args) \
+	-m "$VM_MEM" -smp "$VM_CPUS,sockets=$VM_CPUS,cores=1,threads=1" "${numa[@]}" \
+	-display none -monitor none -no-reboot \
+	-kernel "$kimg" -initrd "$initrd" -append "$append" \
+	-chardev file,id=con,path="$console" -serial chardev:con \
+	-chardev stdio,id=io,$stdio_opts -serial chardev:io \
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+	-fsdev local,id=build,path="$BUILD",security_model=none \
+	-device virtio-9p-pci,fsdev=build,mount_tag=build \
+	-drive file="$swap",if=virtio,format=raw,cache=unsafe
+qrc=$?
+set -e
+[ -t 0 ] && stty sane 2>/dev/null
+
+if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+	echo "error: guest hung: watchdog killed QEMU after ${VM_TIMEOUT}s; console: $console" >&2
+	tail -n 20 "$console" | sed 's/^/  | /' >&2
+	exit 125
+fi
+splat=0
+"$TOP/scripts/logwatch.sh" "$console" "$run/tainted" || splat=1
+if [ ! -f "$run/rc" ]; then
+	echo "error: guest ended without finishing the command (crash or panic); console: $console" >&2
+	[ $splat -eq 1 ] || tail -n 20 "$console" | sed 's/^/  | /' >&2
+	exit 125
+fi
+rc=$(cat "$run/rc")
+[ "$rc" -ne 0 ] && exit "$rc"
+[ $splat -eq 0 ] || exit 125
+exit 0

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Helpers shared by the project's selftests; see thp_util.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "thp_util.h"
+
+int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != strlen(val))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+int thp_get_policy(const char *name, char *buf, size_t len)
+{
+	char path[256], raw[256], *l, *r;
+	int err;
+
+	snprintf(path, sizeof(path), THP_SYSFS "%s", name);
+	err = read_file(path, raw, sizeof(raw));
+	if (err)
+		return err;
+	l = strchr(raw, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!l || !r) {
+		/* A plain value such as khugepaged/max_ptes_none. */
+		raw[strcspn(raw, "\n")] = '\0';
+		snprintf(buf, len, "%s", raw);
+		return 0;
+	}
+	*r = '\0';
+	snprintf(buf, len, "%s", l + 1);
+	return 0;
+}
+
+void thp_set(const char *name, const char *val)
+{
+	char path[256];
+	int err;
+
+	snprintf(path, sizeof(path), THP_SYSFS "%s", name);
+	err = write_file(path, val);
+	if (err)
+		ksft_exit_fail_msg("write '%s' to %s: %s\n", val, path, strerror(-err));
+}
+
+static const char * const saved_names[] = {
+	"enabled", "defrag", "use_zero_page", "promotion_threshold",
+	"khugepaged/scan_sleep_millisecs", "khugepaged/pages_to_scan",
+	"khugepaged/max_ptes_none",
+};
+static char saved_vals[sizeof(saved_names) / sizeof(saved_names[0])][64];
+
+void thp_save_settings(void)
+{
+	for (size_t i = 0; i < sizeof(saved_names) / sizeof(saved_names[0]); i++)
+		if (thp_get_policy(saved_names[i], saved_vals[i], sizeof(saved_vals[i])))
+			saved_vals[i][0] = '\0';
+	atexit(thp_restore_settings);
+}
+
+void thp_restore_settings(void)
+{
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(saved_names) / sizeof(saved_names[0]); i++) {
+		if (!saved_vals[i][0])
+			continue;
+		snprintf(path, sizeof(path), THP_SYSFS "%s", saved_names[i]);
+		write_file(path, saved_vals[i]);
+	}
+}
+
+static long keyed_value(const char *path, const char *key, const char *sep)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	long val = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && strchr(sep, line[klen])) {
+			val = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+long vmstat_get(const char *name)
+{
+	return keyed_value("/proc/vmstat", name, " ");
+}
+
+long meminfo_kb(const char *field)
+{
+	return keyed_value("/proc/meminfo", field, ":");
+}
+
+long smaps_kb(void *addr, const char *field)
+{
+	char line[512];
+	size_t flen = strlen(field);
+	unsigned long start, end, a = (unsigned long)addr;
+	bool in = false;
+	long val = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= start && a < end;
+			continue;
+		}
+		if (in && !strncmp(line, field, flen) && line[flen] == ':') {
+			val = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+void *mmap_aligned(size_t len)
+{
+	size_t span = len + PMD_SIZE_BYTES;
+	char *p = mmap(NULL, span, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *a;
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap %zu: %s\n", span, strerror(errno));
+	a = (char *)(((uintptr_t)p + PMD_SIZE_BYTES - 1) & ~(PMD_SIZE_BYTES - 1));
+	if (a > p)
+		munmap(p, a - p);
+	if (a + len < p + span)
+		munmap(a + len, p + span - (a + len));
+	return a;
+}
+
+unsigned long pagemap_pfn(void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	off_t off = (uintptr_t)addr / getpagesize() * sizeof(ent);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), off) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}

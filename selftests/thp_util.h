@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the project's selftests: THP sysfs knobs, /proc/vmstat
+ * counters, smaps fields of one mapping, and 2 MiB-aligned mappings.
+ */
+#ifndef THP_UTIL_H
+#define THP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PMD_SIZE_BYTES	(2UL << 20)
+#define THP_SYSFS	"/sys/kernel/mm/transparent_hugepage/"
+
+/* Read a sysfs or procfs file into buf; returns 0 or -errno. */
+int read_file(const char *path, char *buf, size_t len);
+/* Write a string to a file; returns 0 or -errno (the write's error). */
+int write_file(const char *path, const char *val);
+/* The selected "[word]" of a THP policy file such as "enabled". */
+int thp_get_policy(const char *name, char *buf, size_t len);
+/* Set a THP knob relative to THP_SYSFS; exits the test on failure. */
+void thp_set(const char *name, const char *val);
+/* Save all THP knobs the tests change, and restore them (atexit too). */
+void thp_save_settings(void);
+void thp_restore_settings(void);
+/* A /proc/vmstat counter, or -1 if the kernel has none of that name. */
+long vmstat_get(const char *name);
+/* A "Field:  N kB" value of /proc/meminfo in kB, or -1. */
+long meminfo_kb(const char *field);
+/* A smaps field in kB for the mapping that contains addr, or -1. */
+long smaps_kb(void *addr, const char *field);
+/* mmap len bytes of private anonymous memory aligned to 2 MiB. */
+void *mmap_aligned(size_t len);
+/* Physical frame of a virtual address (0 if not present), via pagemap. */
+unsigned long pagemap_pfn(void *addr);
+
+#endif

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * thp_touch: map anonymous memory, touch it in a pattern and report what the
+ * kernel gave it (Rss, AnonHugePages) and the THP counters that moved.
+ *
+ *   thp_touch SIZE_MIB sparse|dense|PAGES_PER_2MIB [SETTLE_SECONDS]
+ *
+ * sparse writes one base page per 2 MiB, dense every page, a number N the
+ * first N pages of each 2 MiB. After SETTLE_SECONDS (default 0) it reports
+ * again, so khugepaged's work shows.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define HPAGE	(2UL << 20)
+#define PAGE	4096UL
+
+static long field(const char *path, const char *key, unsigned long addr)
+{
+	char line[512];
+	unsigned long s, e;
+	int in = addr == 0;
+	long v = -1;
+	size_t kl = strlen(key);
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (addr && sscanf(line, "%lx-%lx ", &s, &e) == 2 && line[strcspn(line, " ")] == ' ' &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = addr >= s && addr < e;
+			continue;
+		}
+		if (in && !strncmp(line, key, kl) && (line[kl] == ':' || line[kl] == ' ')) {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static const char *const counters[] = {
+	"thp_fault_alloc", "thp_collapse_alloc", "nr_thp_reserved", "thp_res_alloc",
+	"thp_res_release", "thp_res_promote",
+};
+#define NR_CTR (sizeof(counters) / sizeof(counters[0]))
+
+static void report(const char *when, char *p, long base[NR_CTR])
+{
+	printf("  %-8s Rss %7ld kB  AnonHugePages %7ld kB ", when,
+	       field("/proc/self/smaps", "Rss", (unsigned long)p),
+	       field("/proc/self/smaps", "AnonHugePages", (unsigned long)p));
+	for (size_t i = 0; i < NR_CTR; i++) {
+		long v = field("/proc/vmstat", counters[i], 0);
+
+		if (v >= 0)
+			printf(" %s %+ld", counters[i], v - base[i]);
+	}
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long size, per, off;
+	long base[NR_CTR];
+	char *raw, *p;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: thp_touch SIZE_MIB sparse|dense|PAGES_PER_2MIB [SETTLE_SECONDS]\n");
+		return 2;
+	}
+	size = strtoul(argv[1], NULL, 0) << 20;
+	if (!strcmp(argv[2], "sparse"))
+		per = 1;
+	else if (!strcmp(argv[2], "dense"))
+		per = HPAGE / PAGE;
+	else
+		per = strtoul(argv[2], NULL, 0);
+	if (!size || !per || per > HPAGE / PAGE) {
+		fprintf(stderr, "thp_touch: bad size or pattern\n");
+		return 2;
+	}
+	for (size_t i = 0; i < NR_CTR; i++)
+		base[i] = field("/proc/vmstat", counters[i], 0);
+	raw = mmap(NULL, size + HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	p = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+	for (off = 0; off < size; off += HPAGE)
+		for (unsigned long i = 0; i < per; i++)
+			p[off + i * PAGE] = 1;
+	printf("thp_touch: %lu MiB, %lu of %lu pages per 2 MiB written\n", size >> 20, per, HPAGE / PAGE);
+	report("touched", p, base);
+	if (argc > 3 && atoi(argv[3]) > 0) {
+		sleep(atoi(argv[3]));
+		report("settled", p, base);
+	}
+	return 0;
+}
