@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # guest-tests.sh OUTDIR TESTLIST: run inside the guest. Runs each test of
-# TESTLIST ("label<TAB>dir<TAB>command..." lines), saves its output in OUTDIR,
+# TESTLIST ("label<TAB>dir<TAB>./program args" lines), saves its output in OUTDIR,
 # counts KTAP results and writes OUTDIR/counts ("passed failed skipped").
 # A "not ok" listed in selftests/upstream-known-failures (same label and
 # description) counts as skipped, with its reason printed.
@@ -16,6 +16,7 @@ thp=/sys/kernel/mm/transparent_hugepage
 # Settings every test starts from (tests that change them restore them, but
 # a failing one may not).
 save_settings() {
+	cd "$thp" || return
 	for f in enabled defrag use_zero_page shrink_underused promotion_threshold \
 		khugepaged/defrag khugepaged/max_ptes_none khugepaged/max_ptes_swap \
 		khugepaged/max_ptes_shared khugepaged/pages_to_scan \
@@ -26,6 +27,7 @@ save_settings() {
 		[ -n "$v" ] || v=$(cat "$thp/$f")
 		echo "$f $v"
 	done >/tmp/thp-settings
+	cd /
 }
 restore_settings() {
 	while read -r f v; do echo "$v" >"$thp/$f" 2>/dev/null; done </tmp/thp-settings
@@ -40,11 +42,12 @@ while IFS=$'\t' read -r label dir cmd; do
 	echo "thpres-test: start $label" >/dev/kmsg
 	t0=$(date +%s)
 	restore_settings
-	# cow and khugepaged use hugetlb pages where there are some.
-	case $label in cow*) echo 16 >/proc/sys/vm/nr_hugepages ;; esac
+	# cow and migration test hugetlb pages too: reserve some.
+	case $label in cow*|migration*) echo 32 >/proc/sys/vm/nr_hugepages ;; esac
 	mkdir -p /tmp/t && cd /tmp/t || exit 1
 	# shellcheck disable=SC2086
-	timeout -k 5 "${TEST_TIMEOUT:-900}" env -C "$dir" $cmd >"$log" 2>&1 </dev/null
+	# From a writable scratch directory: some tests create files in ".".
+	timeout -k 5 "${TEST_TIMEOUT:-900}" $dir/${cmd#./} >"$log" 2>&1 </dev/null
 	rc=$?
 	cd / && rm -rf /tmp/t
 	restore_settings

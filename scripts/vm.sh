@@ -83,9 +83,12 @@ trap 'rm -rf "$run"' EXIT
 swap=$run/swap.img
 truncate -s 2G "$swap"
 if [ $mode = cmd ]; then
-	{ echo 'set -e'; printf '%q ' "$@"; echo; } >"$run/cmd.sh"
-	# A single argument is a shell command line.
-	[ $# -eq 1 ] && printf 'set -e\n%s\n' "$1" >"$run/cmd.sh"
+	# A single argument is a shell command line; several are one command.
+	if [ $# -eq 1 ]; then
+		printf '%s\n' "$1" >"$run/cmd.sh"
+	else
+		{ printf '%q ' "$@"; echo; } >"$run/cmd.sh"
+	fi
 fi
 stamp=$(date +%Y%m%d-%H%M%S)
 console=$BUILD/log/console/$stamp-$KERNEL-$FLAVOUR-$$.log
@@ -102,7 +105,7 @@ timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -machine q35 $(accel_args) \
 	-kernel "$kimg" -initrd "$initrd" -append "$append" \
 	-chardev file,id=con,path="$console" -serial chardev:con \
 	-chardev stdio,id=io,$stdio_opts -serial chardev:io \
-	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 	-fsdev local,id=build,path="$BUILD",security_model=none \
 	-device virtio-9p-pci,fsdev=build,mount_tag=build \
