@@ -22,6 +22,7 @@ stamp=$( { cat "$series"; for p in "${patches[@]}"; do cat "patches/$p"; done
 [ "$(cat "$SRC/patched.stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 
 step_begin "apply ${#patches[@]} patches and ${#ownfiles[@]} project files"
+mkdir -p "$BUILD/log"
 cd "$KTREE"
 rm -f "$SRC/patched.stamp"
 git am --abort >/dev/null 2>&1 || true
