@@ -94,7 +94,7 @@ stamp=$(date +%Y%m%d-%H%M%S)
 console=$BUILD/log/console/$stamp-$KERNEL-$FLAVOUR-$$.log
 ln -sfn "$console" "$BUILD/log/console/latest.log"
 
-append="console=ttyS0 panic=-1 hung_task_timeout_secs=120 thpres.build=$BUILD thpres.run=$run thpres.mode=$mode ${VM_APPEND:-}"
+append="console=ttyS0 panic=-1 hung_task_timeout_secs=120 thpres.top=$TOP thpres.build=$BUILD thpres.run=$run thpres.mode=$mode ${VM_APPEND:-}"
 stdio_opts=signal=off
 [ $mode = shell ] || stdio_opts=signal=on
 # shellcheck disable=SC2046
@@ -107,6 +107,8 @@ timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -machine q35 $(accel_args) \
 	-chardev stdio,id=io,$stdio_opts -serial chardev:io \
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+	-fsdev local,id=top,path="$TOP",security_model=none,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=top,mount_tag=top \
 	-fsdev local,id=build,path="$BUILD",security_model=none \
 	-device virtio-9p-pci,fsdev=build,mount_tag=build \
 	-drive file="$swap",if=virtio,format=raw,cache=unsafe
