@@ -46,9 +46,17 @@ for p in "${patches[@]}"; do
 	if ! git am -q --keep-cr "$TOP/patches/$p" >"$BUILD/log/apply.log" 2>&1; then
 		git am --abort >/dev/null 2>&1 || true
 		echo "error: patch $p does not apply to $(cat "$SRC/kernel-version"):" >&2
-		# patch(1) names the failing hunks with their line numbers.
-		patch -p1 --dry-run -f <"$TOP/patches/$p" 2>&1 | grep -E 'FAILED|can.t find|malformed|Only garbage' >&2 ||
-			cat "$BUILD/log/apply.log" >&2
+		grep '^error:' "$BUILD/log/apply.log" >&2 || cat "$BUILD/log/apply.log" >&2
+		# Quote each failing hunk ("patch failed: FILE:LINE" names its start).
+		sed -n 's/^error: patch failed: \(.*\):\([0-9]*\)$/\1 \2/p' "$BUILD/log/apply.log" |
+		while read -r file line; do
+			echo "failing hunk of $file at line $line:" >&2
+			awk -v f="$file" -v l="$line" '
+				/^diff --git / { infile = ($3 == "a/" f); inhunk = 0; next }
+				/^@@ / { inhunk = infile && ($2 ~ "^-" l "(,|$)") }
+				/^(diff|--) / && !/^--- / { inhunk = 0 }
+				inhunk { print "  | " $0 }' "$TOP/patches/$p" >&2
+		done
 		git reset -q --hard base
 		exit 1
 	fi

@@ -17,6 +17,11 @@ t0=$(date +%s)
 "$TOP/scripts/selftests.sh"
 
 pass=0 fail=0 skip=0
+step_begin "harness self-tests"
+"$TOP/scripts/harness-tests.sh" || true
+read -r hp hf <"$BUILD/harness-counts"
+pass=$((pass + hp)) fail=$((fail + hf))
+step_end "harness self-tests"
 if [ "$KERNEL" = patched ]; then
 	"$TOP/scripts/lint.sh" || true
 	read -r lp lf <"$BUILD/lint-counts"

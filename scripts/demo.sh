@@ -14,9 +14,6 @@ for f in enabled defrag use_zero_page shrink_underused promotion_threshold \
 	[ -f "$thp/$f" ] && printf '  %-32s %s\n' "$f" "$(cat "$thp/$f")"
 done
 [ -f "$thp/promotion_threshold" ] || echo "  (promotion_threshold: not in this kernel: no reservations yet)"
-echo
-echo "== /proc/vmstat THP counters (non-zero)"
-grep -E '^(thp_|nr_anon_transparent|nr_thp)' /proc/vmstat | awk '$2 != 0 { printf "  %-36s %s\n", $1, $2 }'
 for policy in always never; do
 	echo always >"$thp/enabled"
 	echo "$policy" >"$thp/enabled"
@@ -27,3 +24,6 @@ for policy in always never; do
 	"$touch_bin" 256 dense
 done
 echo always >"$thp/enabled"
+echo
+echo "== /proc/vmstat THP counters after the workloads (non-zero)"
+grep -E '^(thp_|nr_anon_transparent|nr_thp)' /proc/vmstat | awk '$2 != 0 { printf "  %-36s %s\n", $1, $2 }'
