@@ -5,6 +5,10 @@
 KSRC_PKG=linux-source-6.12
 KSRC_PIN=6.12.117-1~deb12u1
 
+# The scripts run their own makes (kernel, selftests): variables given to the
+# front-door make (KERNEL=, TESTS=, ...) must not leak into them.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 
