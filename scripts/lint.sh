@@ -25,18 +25,28 @@ excepted() {
 	done <"$exc"
 	return 1
 }
+# count_findings WHAT OUTPUT: one pass, or one failure listing each finding
+# of OUTPUT that config/lint-exceptions does not excuse.
+count_findings() {
+	local what=$1 out=$2 l bad=0
+	printf '%s:\n%s\n' "$what" "$out" >>"$log"
+	while IFS= read -r l; do
+		[ -n "$l" ] || continue
+		excepted "$l" || { echo "  $l"; bad=1; }
+	done <<<"$out"
+	if [ $bad -eq 0 ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "  FAIL $what"
+	fi
+}
 step_begin "lint: checkpatch --strict"
 for p in "$BUILD"/series/*.patch; do
 	case $p in */0000-cover-letter.patch) continue ;; esac
 	name=$(basename "$p")
 	out=$("$KTREE/scripts/checkpatch.pl" --strict --no-summary --terse --show-types "$p" 2>&1 || true)
-	echo "$out" >>"$log"
-	bad=0
-	while IFS= read -r l; do
-		[ -n "$l" ] || continue
-		excepted "$l" || { echo "  $name: $l"; bad=1; }
-	done <<<"$out"
-	if [ $bad -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "  FAIL checkpatch: $name"; fi
+	count_findings "checkpatch: $name" "$out"
 done
 step_end "lint: checkpatch --strict"
 
@@ -47,13 +57,7 @@ obj=$(obj_dir patched debug)
 mapfile -t files < <(git -C "$KTREE" diff --name-only --diff-filter=AM base HEAD -- '*.c' ':!tools' ':!Documentation' ':!scripts')
 for f in "${files[@]}"; do
 	out=$(kmake patched debug C=2 "${f%.c}.o" 2>&1 | grep -E '(warning|error):' || true)
-	echo "$f: $out" >>"$log"
-	bad=0
-	while IFS= read -r l; do
-		[ -n "$l" ] || continue
-		excepted "$l" || { echo "  $l"; bad=1; }
-	done <<<"$out"
-	if [ $bad -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "  FAIL sparse: $f"; fi
+	count_findings "sparse: $f" "$out"
 done
 [ ${#files[@]} -gt 0 ] || echo "  (the series touches no kernel C file yet)"
 step_end "lint: sparse"

@@ -32,41 +32,29 @@ static bool sparse_touch_and_verify(char *p)
 	return true;
 }
 
-static void test_always_sparse(void)
+/*
+ * Sparse-touch LEN under one "enabled" policy and check what the kernel gave:
+ * AnonHugePages, Rss (both kB) and how many huge pages the faults allocated.
+ */
+static void test_sparse(const char *policy, long want_huge, long want_rss, long want_alloc,
+			const char *what)
 {
 	long alloc0 = vmstat_get("thp_fault_alloc");
+	long huge, rss, alloc;
 	char *p;
-	long huge, rss;
 	bool ok;
 
-	thp_set("enabled", "always");
+	thp_set("enabled", policy);
 	p = mmap_aligned(LEN);
 	ok = sparse_touch_and_verify(p);
 	huge = smaps_kb(p, "AnonHugePages");
 	rss = smaps_kb(p, "Rss");
-	ksft_print_msg("always, sparse: AnonHugePages %ld kB, Rss %ld kB, thp_fault_alloc +%ld\n",
-		       huge, rss, vmstat_get("thp_fault_alloc") - alloc0);
-	ok = ok && huge == LEN / 1024 && rss == LEN / 1024 &&
-	     vmstat_get("thp_fault_alloc") - alloc0 == NR_RANGES;
+	alloc = vmstat_get("thp_fault_alloc") - alloc0;
+	ksft_print_msg("%s, sparse: AnonHugePages %ld kB, Rss %ld kB, thp_fault_alloc +%ld\n",
+		       policy, huge, rss, alloc);
+	ok = ok && huge == want_huge && rss == want_rss && alloc == want_alloc;
 	munmap(p, LEN);
-	ksft_test_result(ok, "always: one write per 2 MiB maps a whole huge page\n");
-}
-
-static void test_never_sparse(void)
-{
-	char *p;
-	long huge, rss;
-	bool ok;
-
-	thp_set("enabled", "never");
-	p = mmap_aligned(LEN);
-	ok = sparse_touch_and_verify(p);
-	huge = smaps_kb(p, "AnonHugePages");
-	rss = smaps_kb(p, "Rss");
-	ksft_print_msg("never, sparse: AnonHugePages %ld kB, Rss %ld kB\n", huge, rss);
-	ok = ok && huge == 0 && rss == NR_RANGES * 4;
-	munmap(p, LEN);
-	ksft_test_result(ok, "never: one write per 2 MiB maps one base page each\n");
+	ksft_test_result(ok, "%s: %s\n", policy, what);
 }
 
 static void test_madvise(void)
@@ -125,8 +113,10 @@ int main(void)
 	if (!thp_get_policy("promotion_threshold", v, sizeof(v)))
 		thp_set("promotion_threshold", "1");
 	ksft_set_plan(4);
-	test_always_sparse();
-	test_never_sparse();
+	test_sparse("always", LEN / 1024, LEN / 1024, NR_RANGES,
+		    "one write per 2 MiB maps a whole huge page");
+	test_sparse("never", 0, NR_RANGES * 4, 0,
+		    "one write per 2 MiB maps one base page each");
 	test_madvise();
 	test_read_then_write();
 	ksft_finished();
