@@ -3,7 +3,8 @@
 
 # One place that pins the kernel source: the Debian package and its version.
 KSRC_PKG=linux-source-6.12
-KSRC_PIN=6.12.117-1~deb12u1
+# (KSRC_PIN may be overridden from the environment, e.g. to try another build.)
+KSRC_PIN=${KSRC_PIN:-6.12.117-1~deb12u1}
 
 # The scripts run their own makes (kernel, selftests): variables given to the
 # front-door make (KERNEL=, TESTS=, ...) must not leak into them.
