@@ -51,8 +51,10 @@ list=$res/tests
 [ -n "${TESTS:-}" ] && { grep -E "^($(echo "$TESTS" | tr ' ,' '||'))"$'\t' "$list" >"$list.only" || true; mv "$list.only" "$list"; }
 echo "==> boot $release and run $(wc -l <"$list") tests (results: $res)"
 vmrc=0
-VM_TIMEOUT=${VM_TIMEOUT:-3600} "$TOP/scripts/vm.sh" "$TOP/scripts/guest-tests.sh" "$res" "$list" || vmrc=$?
-cp "$BUILD/log/console/latest.log" "$res/console.log" 2>/dev/null || true
+console=$BUILD/log/console/$(basename "$res").log
+VM_CONSOLE=$console VM_TIMEOUT=${VM_TIMEOUT:-3600} \
+	"$TOP/scripts/vm.sh" "$TOP/scripts/guest-tests.sh" "$res" "$list" || vmrc=$?
+cp "$console" "$res/console.log" 2>/dev/null || true
 if [ -f "$res/counts" ]; then
 	read -r gp gf gs <"$res/counts"
 	pass=$((pass + gp)) fail=$((fail + gf)) skip=$((skip + gs))

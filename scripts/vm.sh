@@ -8,7 +8,8 @@
 #
 # Environment: KERNEL=patched|vanilla, FLAVOUR=debug|perf|kasan, VM_MEM (MiB,
 # default 4096), VM_CPUS (default 3, split over 2 NUMA nodes), VM_TIMEOUT
-# (seconds, default 1800), VM_APPEND (extra kernel command line), ACCEL=tcg|kvm
+# (seconds, default 1800), VM_APPEND (extra kernel command line), VM_CONSOLE
+# (where to save the serial console), ACCEL=tcg|kvm
 # (default: kvm only if a probe boot works).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -91,7 +92,7 @@ if [ $mode = cmd ]; then
 	fi
 fi
 stamp=$(date +%Y%m%d-%H%M%S)
-console=$BUILD/log/console/$stamp-$KERNEL-$FLAVOUR-$$.log
+console=${VM_CONSOLE:-$BUILD/log/console/$stamp-$KERNEL-$FLAVOUR-$$.log}
 ln -sfn "$console" "$BUILD/log/console/latest.log"
 
 append="console=ttyS0 panic=-1 hung_task_timeout_secs=120 thpres.top=$TOP thpres.build=$BUILD thpres.run=$run thpres.mode=$mode ${VM_APPEND:-}"
