@@ -96,11 +96,13 @@ console=${VM_CONSOLE:-$BUILD/log/console/$stamp-$KERNEL-$FLAVOUR-$$.log}
 ln -sfn "$console" "$BUILD/log/console/latest.log"
 
 append="console=ttyS0 panic=-1 hung_task_timeout_secs=120 thpres.top=$TOP thpres.build=$BUILD thpres.run=$run thpres.mode=$mode ${VM_APPEND:-}"
-stdio_opts=signal=off
-[ $mode = shell ] || stdio_opts=signal=on
+# A shell reads the terminal: QEMU must stay in its foreground process group.
+stdio_opts=signal=off fg=--foreground
+[ $mode = shell ] || stdio_opts=signal=on fg=
+# shellcheck disable=SC2086
 # shellcheck disable=SC2046
 set +e
-timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -machine q35 $(accel_args) \
+timeout $fg -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -machine q35 $(accel_args) \
 	-m "$VM_MEM" -smp "$VM_CPUS,sockets=$VM_CPUS,cores=1,threads=1" "${numa[@]}" \
 	-display none -monitor none -no-reboot \
 	-kernel "$kimg" -initrd "$initrd" -append "$append" \
