@@ -12,7 +12,7 @@ S := scripts
 export KERNEL
 
 .PHONY: all run check check-kasan setup source apply kernel vanilla selftests \
-	shell vm-run lint series series-verify clean distclean help
+	shell vm-run lint series series-build clean distclean help
 
 all: help
 
@@ -66,6 +66,10 @@ lint: setup
 
 series: setup
 	@$(S)/series.sh --verify
+
+# Also build the kernel after each patch of the series.
+series-build: setup
+	@$(S)/series.sh --build
 
 clean:
 	rm -rf build/obj build/kselftest build/tools build/series build/vm

@@ -42,8 +42,8 @@ while IFS=$'\t' read -r label dir cmd; do
 	echo "thpres-test: start $label" >/dev/kmsg
 	t0=$(date +%s)
 	restore_settings
-	# cow and migration test hugetlb pages too: reserve some.
-	case $label in cow*|migration*) echo 32 >/proc/sys/vm/nr_hugepages ;; esac
+	# cow, migration and pagemap_ioctl test hugetlb pages too: reserve some.
+	case $label in cow*|migration*|pagemap_ioctl*) echo 32 >/proc/sys/vm/nr_hugepages ;; esac
 	mkdir -p /tmp/t && cd /tmp/t || exit 1
 	# shellcheck disable=SC2086
 	# From a writable scratch directory: some tests create files in ".".

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# series.sh [--verify]: export the whole change (project files plus patches)
-# from the patched tree as a git format-patch series with a cover letter
-# against the pinned base, into build/series/. With --verify, check that it
-# applies with git am onto base.
+# series.sh [--verify|--build]: export the whole change (project files plus
+# patches) from the patched tree as a git format-patch series with a cover
+# letter against the pinned base, into build/series/. With --verify, check
+# that it applies with git am onto base. With --build, also apply it one
+# patch at a time and build the perf kernel after each (incremental, ccache).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -29,7 +30,7 @@ subject=$(head -n 1 "$TOP/patches/cover-letter")
 } >"$cover.new"
 mv "$cover.new" "$cover"
 echo "series: $n patches and a cover letter in $out"
-if [ "${1:-}" = --verify ]; then
+if [ "${1:-}" = --verify ] || [ "${1:-}" = --build ]; then
 	tmp=$BUILD/series-verify
 	git worktree remove -f "$tmp" >/dev/null 2>&1 || rm -rf "$tmp"
 	git worktree prune
@@ -44,4 +45,31 @@ if [ "${1:-}" = --verify ]; then
 	fi
 	git worktree remove -f "$tmp"
 	echo "series: applies with git am onto base and reproduces the patched tree"
+fi
+
+if [ "${1:-}" = --build ]; then
+	# Same relative layout as the other trees, so ccache serves most objects.
+	wt=$BUILD/series-build/src/linux
+	obj=$BUILD/series-build/obj/series-perf
+	git worktree remove -f "$wt" >/dev/null 2>&1 || rm -rf "$wt"
+	git worktree prune
+	mkdir -p "$(dirname "$wt")" "$obj"
+	git worktree add -q --detach "$wt" base
+	smake() {
+		make -C "$wt" O="$obj" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc" \
+			LOCALVERSION=-series KBUILD_BUILD_USER=thp-reserve KBUILD_BUILD_HOST=workbench "$@"
+	}
+	log=$BUILD/log/series-build.log
+	run_logged "$log" smake x86_64_defconfig
+	run_logged "$log" "$wt/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
+		"$wt/kernel/configs/kvm_guest.config" "$TOP/config/base.config" "$TOP/config/perf.config"
+	run_logged "$log" smake olddefconfig
+	for p in $(ls "$out"/*.patch | grep -v 0000-cover-letter); do
+		git -C "$wt" -c user.name=verify -c user.email=verify@localhost am -q "$p"
+		step_begin "build with $(basename "$p")"
+		run_logged "$log" smake bzImage || die "the series does not build at $(basename "$p")"
+		step_end "build with $(basename "$p")"
+	done
+	git worktree remove -f "$wt"
+	echo "series: every patch builds (perf flavour)"
 fi
