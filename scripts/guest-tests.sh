@@ -45,8 +45,8 @@ while IFS=$'\t' read -r label dir cmd; do
 	# cow, migration and pagemap_ioctl test hugetlb pages too: reserve some.
 	case $label in cow*|migration*|pagemap_ioctl*) echo 32 >/proc/sys/vm/nr_hugepages ;; esac
 	mkdir -p /tmp/t && cd /tmp/t || exit 1
-	# shellcheck disable=SC2086
 	# From a writable scratch directory: some tests create files in ".".
+	# shellcheck disable=SC2086
 	timeout -k 5 "${TEST_TIMEOUT:-900}" $dir/${cmd#./} >"$log" 2>&1 </dev/null
 	rc=$?
 	cd / && rm -rf /tmp/t

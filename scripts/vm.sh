@@ -104,9 +104,8 @@ append="console=ttyS0 panic=-1 $kasan_args hung_task_timeout_secs=120 thpres.top
 # A shell reads the terminal: QEMU must stay in its foreground process group.
 stdio_opts=signal=off fg=--foreground
 [ $mode = shell ] || stdio_opts=signal=on fg=
-# shellcheck disable=SC2086
-# shellcheck disable=SC2046
 set +e
+# shellcheck disable=SC2046,SC2086
 timeout $fg -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -machine q35 $(accel_args) \
 	-m "$VM_MEM" -smp "$VM_CPUS,sockets=$VM_CPUS,cores=1,threads=1" "${numa[@]}" \
 	-display none -monitor none -no-reboot \
