@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# build.sh KERNEL FLAVOUR: configure and build one kernel (patched|vanilla,
+# build.sh KERNEL FLAVOUR: configure and build one kernel (patched|vanilla|series,
 # debug|perf|kasan) in its kept build directory, with ccache.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -49,12 +49,15 @@ KTREE=$SRC/linux		# git tree: tag "base" = pristine, HEAD = patched
 # sit at the same relative distance as the patched ones, so that ccache (with
 # BASEDIR) shares every object the series does not change.
 VTREE=$BUILD/vanilla/src/linux
+# Worktree in which make series-build applies the series patch by patch.
+STREE=$BUILD/series-build/src/linux
 KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 
 # obj_dir KERNEL FLAVOUR: the kept O= build directory of one kernel.
 obj_dir() {
 	case $1 in
 	vanilla) echo "$BUILD/vanilla/obj/$1-$2" ;;
+	series) echo "$BUILD/series-build/obj/$1-$2" ;;
 	*) echo "$BUILD/obj/$1-$2" ;;
 	esac
 }
@@ -63,7 +66,8 @@ kernel_tree() {
 	case $1 in
 	patched) echo "$KTREE" ;;
 	vanilla) echo "$VTREE" ;;
-	*) die "KERNEL must be patched or vanilla, not '$1'" ;;
+	series) echo "$STREE" ;;
+	*) die "KERNEL must be patched or vanilla (or series, for make series-build), not '$1'" ;;
 	esac
 }
 

@@ -48,27 +48,15 @@ if [ "${1:-}" = --verify ] || [ "${1:-}" = --build ]; then
 fi
 
 if [ "${1:-}" = --build ]; then
-	# Same relative layout as the other trees, so ccache serves most objects.
-	wt=$BUILD/series-build/src/linux
-	obj=$BUILD/series-build/obj/series-perf
+	wt=$STREE
 	git worktree remove -f "$wt" >/dev/null 2>&1 || rm -rf "$wt"
 	git worktree prune
-	mkdir -p "$(dirname "$wt")" "$obj"
+	mkdir -p "$(dirname "$wt")"
 	git worktree add -q --detach "$wt" base
-	smake() {
-		make -C "$wt" O="$obj" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc" \
-			LOCALVERSION=-series KBUILD_BUILD_USER=thp-reserve KBUILD_BUILD_HOST=workbench "$@"
-	}
-	log=$BUILD/log/series-build.log
-	run_logged "$log" smake x86_64_defconfig
-	run_logged "$log" "$wt/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
-		"$wt/kernel/configs/kvm_guest.config" "$TOP/config/base.config" "$TOP/config/perf.config"
-	run_logged "$log" smake olddefconfig
 	for p in $(ls "$out"/*.patch | grep -v 0000-cover-letter); do
 		git -C "$wt" -c user.name=verify -c user.email=verify@localhost am -q "$p"
-		step_begin "build with $(basename "$p")"
-		run_logged "$log" smake bzImage || die "the series does not build at $(basename "$p")"
-		step_end "build with $(basename "$p")"
+		echo "series: after $(basename "$p")"
+		"$TOP/scripts/build.sh" series perf || die "the series does not build at $(basename "$p")"
 	done
 	git worktree remove -f "$wt"
 	echo "series: every patch builds (perf flavour)"
