@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Make build/src/linux the patched tree: base, then the project's own files
-# (mm/, include/) as one commit, then patches/series in order, one commit each.
+# (mm/, include/, Documentation/) as one commit, then patches/series in order, one commit each.
 # Does nothing when none of these inputs changed. A patch that does not apply
 # stops with the patch's name and its failing hunks.
 set -euo pipefail
@@ -14,7 +14,7 @@ mapfile -t patches < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$series" | grep 
 for p in "${patches[@]}"; do
 	[ -f "patches/$p" ] || die "$series names patches/$p, which does not exist"
 done
-mapfile -t ownfiles < <(find mm include -type f 2>/dev/null | sort)
+mapfile -t ownfiles < <(find mm include Documentation -type f 2>/dev/null | sort)
 
 stamp=$( { cat "$series"; for p in "${patches[@]}"; do cat "patches/$p"; done
 	   for f in "${ownfiles[@]}"; do echo "$f"; cat "$f"; done

@@ -80,7 +80,7 @@ void thp_set(const char *name, const char *val)
 static const char * const saved_names[] = {
 	"enabled", "defrag", "use_zero_page", "promotion_threshold",
 	"khugepaged/scan_sleep_millisecs", "khugepaged/pages_to_scan",
-	"khugepaged/max_ptes_none",
+	"khugepaged/max_ptes_none", "hugepages-2048kB/enabled",
 };
 static char saved_vals[sizeof(saved_names) / sizeof(saved_names[0])][64];
 
@@ -128,9 +128,41 @@ long vmstat_get(const char *name)
 	return keyed_value("/proc/vmstat", name, " ");
 }
 
+void vmstat_refresh(void)
+{
+	/*
+	 * Node and zone counters (nr_thp_reserved, nr_free_pages) live partly
+	 * in per-cpu deltas that /proc/vmstat does not add in; this folds them.
+	 */
+	write_file("/proc/sys/vm/stat_refresh", "1");
+}
+
+long keyed_file_value(const char *path, const char *key)
+{
+	return keyed_value(path, key, " ");
+}
+
 long meminfo_kb(const char *field)
 {
 	return keyed_value("/proc/meminfo", field, ":");
+}
+
+long free_kb(void)
+{
+	char line[256];
+	long pcp = 0, n;
+	FILE *f;
+
+	vmstat_refresh();
+	/* Freed pages sit on per-cpu lists, uncounted in MemFree, for a while. */
+	f = fopen("/proc/zoneinfo", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, " count: %ld", &n) == 1)
+				pcp += n;
+		fclose(f);
+	}
+	return meminfo_kb("MemFree") + pcp * (getpagesize() / 1024);
 }
 
 long smaps_kb(void *addr, const char *field)

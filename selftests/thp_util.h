@@ -25,8 +25,14 @@ void thp_save_settings(void);
 void thp_restore_settings(void);
 /* A /proc/vmstat counter, or -1 if the kernel has none of that name. */
 long vmstat_get(const char *name);
+/* Fold the per-cpu counter deltas into /proc/vmstat (root; no-op if not). */
+void vmstat_refresh(void);
+/* The value after "key " on a line of a file such as memory.stat, or -1. */
+long keyed_file_value(const char *path, const char *key);
 /* A "Field:  N kB" value of /proc/meminfo in kB, or -1. */
 long meminfo_kb(const char *field);
+/* Free memory in kB: MemFree plus the pages on per-cpu free lists. */
+long free_kb(void);
 /* A smaps field in kB for the mapping that contains addr, or -1. */
 long smaps_kb(void *addr, const char *field);
 /* mmap len bytes of private anonymous memory aligned to 2 MiB. */

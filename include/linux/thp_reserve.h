@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Reservation-based transparent huge pages for anonymous memory.
+ *
+ * The first write fault in an empty, aligned PMD-sized range of an eligible
+ * anonymous VMA allocates one PMD-order folio (the "block"), maps only the
+ * faulting base page and remembers the rest as reserved. Later faults in the
+ * range map the matching pages of the block. See
+ * Documentation/mm/thp-reservations.rst.
+ *
+ * Locking: a reservation is looked up and changed under its mm's
+ * thp_reserve_table.lock, a spinlock that nests inside the page table lock of
+ * the range (mmap_lock -> VMA lock -> anon_vma lock -> PTL -> folio lock ->
+ * thp_reserve_table.lock). Nothing sleeps or takes another lock while holding
+ * it.
+ */
+#ifndef _LINUX_THP_RESERVE_H
+#define _LINUX_THP_RESERVE_H
+
+#include <linux/mm_types.h>
+
+struct vm_fault;
+
+/* Why a reservation was released; reported by the thp_res_release event. */
+enum thp_reserve_reason {
+	THP_RES_REASON_UNMAP,		/* munmap, MAP_FIXED, brk */
+	THP_RES_REASON_EXIT,		/* the mm is being torn down */
+	THP_RES_REASON_VMA_SPLIT,	/* a VMA boundary now cuts the range */
+	THP_RES_REASON_MREMAP,		/* the range was moved */
+	THP_RES_REASON_MADVISE,		/* DONTNEED, FREE, PAGEOUT, COLLAPSE */
+	THP_RES_REASON_NOHUGEPAGE,	/* MADV_NOHUGEPAGE */
+	THP_RES_REASON_PRCTL,		/* PR_SET_THP_DISABLE */
+	THP_RES_REASON_COLLAPSE,	/* khugepaged replaced the range */
+	THP_RES_REASON_STALE,		/* the block was split or freed elsewhere */
+	THP_RES_REASON_INELIGIBLE,	/* the VMA may no longer use THP */
+	THP_RES_NR_REASONS,
+};
+
+#ifdef CONFIG_THP_RESERVATIONS
+
+extern struct kobj_attribute thp_reserve_threshold_attr;
+
+bool thp_reserve_fault(struct vm_fault *vmf, vm_fault_t *ret);
+bool __thp_reserve_populate(struct vm_fault *vmf, vm_fault_t *ret);
+bool thp_reserve_wp_zero(struct vm_fault *vmf, vm_fault_t *ret);
+void __thp_reserve_release_range(struct mm_struct *mm, unsigned long start,
+				 unsigned long end, enum thp_reserve_reason why,
+				 bool split);
+void __thp_reserve_vma_adjust(struct vm_area_struct *vma, unsigned long start,
+			      unsigned long end, long adjust_next);
+void __thp_reserve_madvise(struct vm_area_struct *vma, unsigned long start,
+			   unsigned long end, int behavior);
+void __thp_reserve_exit_mmap(struct mm_struct *mm);
+void __thp_reserve_mm_free(struct mm_struct *mm);
+bool __thp_reserve_present(struct mm_struct *mm, unsigned long haddr);
+
+static inline bool thp_reserve_mm_active(struct mm_struct *mm)
+{
+	return READ_ONCE(mm->thp_reserve) != NULL;
+}
+
+/* mm_init(): a new mm (also a fork child's memcpy'd copy) holds none. */
+static inline void thp_reserve_mm_init(struct mm_struct *mm)
+{
+	mm->thp_reserve = NULL;
+}
+
+/* do_anonymous_page(): map the faulting page from a live reservation. */
+static inline bool thp_reserve_populate(struct vm_fault *vmf, vm_fault_t *ret)
+{
+	if (!thp_reserve_mm_active(vmf->vma->vm_mm))
+		return false;
+	return __thp_reserve_populate(vmf, ret);
+}
+
+/*
+ * Release every reservation whose range intersects [start, end). With @split
+ * the never-used pages of each block go back to the page allocator.
+ */
+static inline void thp_reserve_release_range(struct mm_struct *mm,
+					     unsigned long start,
+					     unsigned long end,
+					     enum thp_reserve_reason why,
+					     bool split)
+{
+	if (thp_reserve_mm_active(mm))
+		__thp_reserve_release_range(mm, start, end, why, split);
+}
+
+/* vma_adjust_trans_huge(): the VMA's bounds are about to change. */
+static inline void thp_reserve_vma_adjust(struct vm_area_struct *vma,
+					  unsigned long start,
+					  unsigned long end,
+					  long adjust_next)
+{
+	if (thp_reserve_mm_active(vma->vm_mm))
+		__thp_reserve_vma_adjust(vma, start, end, adjust_next);
+}
+
+static inline void thp_reserve_madvise(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end,
+				       int behavior)
+{
+	if (thp_reserve_mm_active(vma->vm_mm))
+		__thp_reserve_madvise(vma, start, end, behavior);
+}
+
+static inline void thp_reserve_exit_mmap(struct mm_struct *mm)
+{
+	if (thp_reserve_mm_active(mm))
+		__thp_reserve_exit_mmap(mm);
+}
+
+static inline void thp_reserve_mm_free(struct mm_struct *mm)
+{
+	if (thp_reserve_mm_active(mm))
+		__thp_reserve_mm_free(mm);
+}
+
+/* Is there a live reservation for the PMD range at @haddr? */
+static inline bool thp_reserve_present(struct mm_struct *mm,
+				       unsigned long haddr)
+{
+	return thp_reserve_mm_active(mm) && __thp_reserve_present(mm, haddr);
+}
+
+#else /* !CONFIG_THP_RESERVATIONS */
+
+static inline void thp_reserve_mm_init(struct mm_struct *mm) { }
+static inline bool thp_reserve_fault(struct vm_fault *vmf, vm_fault_t *ret)
+{
+	return false;
+}
+static inline bool thp_reserve_populate(struct vm_fault *vmf, vm_fault_t *ret)
+{
+	return false;
+}
+static inline bool thp_reserve_wp_zero(struct vm_fault *vmf, vm_fault_t *ret)
+{
+	return false;
+}
+static inline void thp_reserve_release_range(struct mm_struct *mm,
+					     unsigned long start,
+					     unsigned long end,
+					     enum thp_reserve_reason why,
+					     bool split) { }
+static inline void thp_reserve_vma_adjust(struct vm_area_struct *vma,
+					  unsigned long start,
+					  unsigned long end,
+					  long adjust_next) { }
+static inline void thp_reserve_madvise(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end,
+				       int behavior) { }
+static inline void thp_reserve_exit_mmap(struct mm_struct *mm) { }
+static inline void thp_reserve_mm_free(struct mm_struct *mm) { }
+static inline bool thp_reserve_present(struct mm_struct *mm,
+				       unsigned long haddr)
+{
+	return false;
+}
+
+#endif /* CONFIG_THP_RESERVATIONS */
+#endif /* _LINUX_THP_RESERVE_H */

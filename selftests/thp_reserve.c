@@ -1,0 +1,1502 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * THP reservations, part 1 (build/notes/issue3-spec.md): with
+ * enabled=always and promotion_threshold > 1, the first write fault in an
+ * empty aligned 2 MiB range of a private anonymous VMA takes a physically
+ * aligned 2 MiB block and maps only the faulting page; later write faults
+ * in the range map the block's own pages; the reservation is released
+ * (never-used pages back to the buddy allocator) by anything that breaks
+ * the range up.
+ *
+ * Every case maps its own guarded 2 MiB-aligned region, writes a data
+ * pattern before the operation and checks every byte after it, checks the
+ * exact /proc/vmstat deltas the contract makes exact, and ends with the
+ * invariants: nr_thp_reserved back to its value before the case and, where
+ * the case freed everything, free memory back within 1%.
+ *
+ * Single-threaded. Needs root (pagemap PFNs, stat_refresh, sysfs, cgroups).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest.h"
+#include "thp_util.h"
+
+#define PMD		PMD_SIZE_BYTES
+#define PG		4096UL
+#define NPG		((int)(PMD / PG))	/* base pages per 2 MiB range */
+#define ANY		LONG_MIN		/* a delta that is not checked */
+#define SKIP_PAGE	0xffff			/* layout: page not checked */
+
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE	(1 << 1)
+#endif
+
+/* ---- data patterns ---------------------------------------------------- */
+
+/* What a case wrote into one 2 MiB range. */
+struct layout {
+	unsigned int seed[NPG];
+	unsigned short n[NPG];	/* bytes written from the page start, or SKIP_PAGE */
+};
+
+/* Byte off of a page written with seed: never zero. */
+static unsigned char pat(unsigned int seed, unsigned long off)
+{
+	unsigned char v = (unsigned char)(((seed * 2654435761u) >> 24) + off * 7 + (off >> 8) * 3);
+
+	return v ? v : 0xa5;
+}
+
+/* Write the first n bytes of page pg with the pattern of seed. */
+static void put(char *p, struct layout *l, int pg, unsigned int n, unsigned int seed)
+{
+	char *q = p + pg * PG;
+
+	for (unsigned long off = 0; off < n; off++)
+		q[off] = (char)pat(seed, off);
+	l->seed[pg] = seed;
+	l->n[pg] = n;
+}
+
+/* Write all of page pg with a pattern of its own. */
+static void fill(char *p, struct layout *l, int pg)
+{
+	put(p, l, pg, PG, 0x1000 + pg);
+}
+
+/* Every byte of pages [from, to): the pattern where written, zero elsewhere. */
+static bool verify(const char *what, const char *p, const struct layout *l, int from, int to)
+{
+	for (int pg = from; pg < to; pg++) {
+		const unsigned char *q = (const unsigned char *)p + pg * PG;
+
+		if (l->n[pg] == SKIP_PAGE)
+			continue;
+		for (unsigned long off = 0; off < PG; off++) {
+			unsigned char want = off < l->n[pg] ? pat(l->seed[pg], off) : 0;
+
+			if (q[off] != want) {
+				ksft_print_msg("%s: page %d byte %lu is %#x, want %#x\n",
+					       what, pg, off, q[off], want);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+static bool page_is_zero(const char *q)
+{
+	for (unsigned long off = 0; off < PG; off++)
+		if (q[off])
+			return false;
+	return true;
+}
+
+/*
+ * Every written page of the range is page pg of one physically aligned
+ * 2 MiB block: pfn % 512 == pg, all with the same pfn / 512.
+ */
+static bool check_block(const char *what, char *p, const struct layout *l)
+{
+	long block = -1;
+
+	for (int pg = 0; pg < NPG; pg++) {
+		unsigned long pfn;
+
+		if (!l->n[pg] || l->n[pg] == SKIP_PAGE)
+			continue;
+		pfn = pagemap_pfn(p + pg * PG);
+		if (!pfn) {
+			ksft_print_msg("%s: page %d has no PFN in pagemap\n", what, pg);
+			return false;
+		}
+		if (pfn % NPG != (unsigned long)pg || (block >= 0 && pfn / NPG != (unsigned long)block)) {
+			ksft_print_msg("%s: page %d has pfn %#lx (offset %lu in block %#lx), want offset %d in block %#lx\n",
+				       what, pg, pfn, pfn % NPG, pfn / NPG, pg, block);
+			return false;
+		}
+		block = pfn / NPG;
+	}
+	return true;
+}
+
+/* ---- counters --------------------------------------------------------- */
+
+struct counters {
+	long alloc, failed, populate, release, reserved;
+};
+
+static void counters_read(struct counters *c)
+{
+	vmstat_refresh();
+	c->alloc = vmstat_get("thp_res_alloc");
+	c->failed = vmstat_get("thp_res_alloc_failed");
+	c->populate = vmstat_get("thp_res_populate");
+	c->release = vmstat_get("thp_res_release");
+	c->reserved = vmstat_get("nr_thp_reserved");
+}
+
+/* Check b - a against the wanted deltas (ANY: not checked); print misses. */
+static bool deltas(const char *what, const struct counters *a, const struct counters *b,
+		   long alloc, long populate, long release, long reserved)
+{
+	static const char * const name[] = {
+		"thp_res_alloc", "thp_res_populate", "thp_res_release", "nr_thp_reserved",
+	};
+	const long want[] = { alloc, populate, release, reserved };
+	const long got[] = {
+		b->alloc - a->alloc, b->populate - a->populate,
+		b->release - a->release, b->reserved - a->reserved,
+	};
+	bool ok = true;
+
+	for (int i = 0; i < 4; i++) {
+		if (want[i] == ANY || got[i] == want[i])
+			continue;
+		ksft_print_msg("%s: %s %+ld, want %+ld\n", what, name[i], got[i], want[i]);
+		ok = false;
+	}
+	if (!ok && b->failed != a->failed)
+		ksft_print_msg("%s: thp_res_alloc_failed %+ld\n", what, b->failed - a->failed);
+	return ok;
+}
+
+static bool expect(const char *what, long got, long want)
+{
+	if (got == want)
+		return true;
+	ksft_print_msg("%s is %ld, want %ld\n", what, got, want);
+	return false;
+}
+
+#define CHECK(t, cond) do {							\
+	if (!(cond)) {								\
+		ksft_print_msg("line %d: %s failed\n", __LINE__, #cond);	\
+		(t)->ok = false;						\
+	}									\
+} while (0)
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* nr_thp_reserved once it equals want, or its value after 2 s. */
+static long wait_reserved(long want)
+{
+	long v = 0;
+
+	for (int i = 0; i < 40; i++) {
+		vmstat_refresh();
+		v = vmstat_get("nr_thp_reserved");
+		if (v == want)
+			break;
+		sleep_ms(50);
+	}
+	return v;
+}
+
+/* Free memory rises by want_kb (+-10%) from before within 2 s. */
+static bool free_rises(const char *what, long before, long want_kb)
+{
+	long rise = 0;
+
+	for (int i = 0; i < 40; i++) {
+		rise = free_kb() - before;
+		if (rise >= want_kb - want_kb / 10)
+			break;
+		sleep_ms(50);
+	}
+	if (rise >= want_kb - want_kb / 10 && rise <= want_kb + want_kb / 10)
+		return true;
+	ksft_print_msg("%s: free memory rose by %ld kB, want %ld kB +-10%%\n", what, rise, want_kb);
+	return false;
+}
+
+/* ---- cases: begin, end with the invariants ---------------------------- */
+
+struct tcase {
+	const char *name;
+	struct counters c0;
+	long free0;
+	bool ok;
+};
+
+static void case_begin(struct tcase *t, const char *name)
+{
+	t->name = name;
+	t->ok = true;
+	counters_read(&t->c0);
+	t->free0 = free_kb();
+}
+
+/*
+ * No reservation outlives its case; where the case unmapped everything,
+ * all of it is free again (within 1%, after up to 2 s).
+ */
+static void case_end(struct tcase *t, bool freed_all)
+{
+	long res = wait_reserved(t->c0.reserved);
+	long now = 0;
+
+	if (res != t->c0.reserved) {
+		ksft_print_msg("after the case: nr_thp_reserved %ld, was %ld before it\n",
+			       res, t->c0.reserved);
+		t->ok = false;
+	}
+	if (freed_all) {
+		for (int i = 0; i < 40; i++) {
+			now = free_kb();
+			if (now >= t->free0 - t->free0 / 100)
+				break;
+			sleep_ms(50);
+		}
+		if (now < t->free0 - t->free0 / 100) {
+			ksft_print_msg("after the case: free %ld kB, was %ld kB before it (%+ld kB)\n",
+				       now, t->free0, now - t->free0);
+			t->ok = false;
+		}
+	}
+	ksft_test_result(t->ok, "%s\n", t->name);
+}
+
+/* ---- regions ---------------------------------------------------------- */
+
+/*
+ * len bytes, 2 MiB aligned, between two PROT_NONE 2 MiB guards so that the
+ * VMA never merges with a neighbour and its smaps entry is its own.
+ */
+static char *map_region(size_t len)
+{
+	char *g = mmap_aligned(len + 2 * PMD);
+
+	if (mprotect(g, PMD, PROT_NONE) || mprotect(g + PMD + len, PMD, PROT_NONE))
+		ksft_exit_fail_msg("mprotect guard: %s\n", strerror(errno));
+	return g + PMD;
+}
+
+static void unmap_region(char *p, size_t len)
+{
+	munmap(p - PMD, len + 2 * PMD);
+}
+
+/* The pages the release cases write: 8 used, pages 256 and 200 never used. */
+static const int std_pages[] = { 0, 1, 2, 3, 100, 300, 301, 510 };
+#define NR_STD	((int)ARRAY_SIZE(std_pages))
+
+/* Map a region and write std_pages: one live reservation with 504 unused pages. */
+static char *reserve_std(struct tcase *t, struct layout *l)
+{
+	struct counters a, b;
+	char *p = map_region(PMD);
+
+	counters_read(&a);
+	for (int i = 0; i < NR_STD; i++)
+		fill(p, l, std_pages[i]);
+	counters_read(&b);
+	t->ok &= deltas("reserve", &a, &b, 1, NR_STD - 1, 0, NPG - NR_STD);
+	t->ok &= check_block("reserve", p, l);
+	return p;
+}
+
+/* The operation since before released the reservation and nothing else. */
+static void expect_release(struct tcase *t, const char *what, const struct counters *before)
+{
+	struct counters after;
+
+	wait_reserved(t->c0.reserved);
+	counters_read(&after);
+	t->ok &= deltas(what, before, &after, 0, 0, 1, t->c0.reserved - before->reserved);
+}
+
+/* ---- child processes -------------------------------------------------- */
+
+/*
+ * Parent and child send each other 1 (ok, go on) or 0 through pipes; a
+ * child's messages go to stdout, flushed before it sends.
+ */
+static bool pipe_send(int fd, bool ok)
+{
+	char c = ok;
+
+	fflush(stdout);
+	return write(fd, &c, 1) == 1;
+}
+
+static bool pipe_wait(int fd)
+{
+	char c = 0;
+
+	return read(fd, &c, 1) == 1 && c == 1;
+}
+
+static pid_t fork_flushed(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	return pid;
+}
+
+static bool reap(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return false;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("child exited with status %#x\n", status);
+		return false;
+	}
+	return true;
+}
+
+/* ==== 1-6: creation, populate, where no reservation is made ============ */
+
+/*
+ * The first write fault in an empty aligned 2 MiB range takes a whole,
+ * physically aligned block but maps only the faulting page: one
+ * reservation, 511 pages held back, Rss 4 kB, no huge page, and the page is
+ * at its own offset in the block.
+ */
+static void test_first_write(void)
+{
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "reserve: first write maps one page of an aligned block");
+	p = map_region(PMD);
+	counters_read(&a);
+	fill(p, &l, 37);
+	counters_read(&b);
+	t.ok &= deltas("first write", &a, &b, 1, 0, 0, NPG - 1);
+	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 4);
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
+	t.ok &= check_block("first write", p, &l);
+	t.ok &= verify("first write", p, &l, 0, NPG);
+	counters_read(&a);
+	unmap_region(p, PMD);
+	expect_release(&t, "munmap", &a);
+	case_end(&t, true);
+}
+
+/*
+ * Later write faults in the range map the block's own pages, zeroed,
+ * without allocating: populate +1 and one page fewer held back per page.
+ */
+static void test_populate(void)
+{
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "populate: later writes map the block's own zeroed pages");
+	p = map_region(PMD);
+	counters_read(&a);
+	fill(p, &l, 37);
+	counters_read(&b);
+	t.ok &= deltas("first write", &a, &b, 1, 0, 0, NPG - 1);
+	/* Half pages: the rest of each must read zero. */
+	put(p, &l, 0, PG / 2, 1);
+	put(p, &l, 255, 100, 2);
+	put(p, &l, 511, 1, 3);
+	counters_read(&a);
+	t.ok &= deltas("3 more writes", &b, &a, 0, 3, 0, -3);
+	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 16);
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
+	t.ok &= check_block("populate", p, &l);
+	t.ok &= verify("populate", p, &l, 0, NPG);
+	counters_read(&a);
+	unmap_region(p, PMD);
+	expect_release(&t, "munmap", &a);
+	case_end(&t, true);
+}
+
+/*
+ * A read fault maps the huge zero page and reserves nothing; the first
+ * write in the range then reserves and maps a page of the block.
+ */
+static void test_read_then_write(void)
+{
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	volatile char *v;
+	char *p;
+	char sink = 0;
+
+	case_begin(&t, "read fault: no reservation until the first write");
+	p = map_region(PMD);
+	v = p;
+	counters_read(&a);
+	sink |= v[0] | v[10 * PG + 5] | v[PMD - 1];
+	counters_read(&b);
+	CHECK(&t, sink == 0);
+	t.ok &= deltas("read fault", &a, &b, 0, 0, 0, 0);
+	fill(p, &l, 10);
+	counters_read(&a);
+	t.ok &= deltas("write after read", &b, &a, 1, 0, 0, NPG - 1);
+	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 4);
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
+	t.ok &= check_block("write after read", p, &l);
+	t.ok &= verify("write after read", p, &l, 0, NPG);
+	counters_read(&a);
+	unmap_region(p, PMD);
+	expect_release(&t, "munmap", &a);
+	case_end(&t, true);
+}
+
+/* MADV_HUGEPAGE VMAs keep today's behaviour: a huge page at first fault. */
+static void test_madv_hugepage(void)
+{
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	long thp0;
+	char *p;
+
+	case_begin(&t, "MADV_HUGEPAGE: first write maps a huge page, no reservation");
+	p = map_region(PMD);
+	if (madvise(p, PMD, MADV_HUGEPAGE))
+		ksft_exit_fail_msg("madvise(MADV_HUGEPAGE): %s\n", strerror(errno));
+	thp0 = vmstat_get("thp_fault_alloc");
+	counters_read(&a);
+	fill(p, &l, 3);
+	counters_read(&b);
+	t.ok &= deltas("first write", &a, &b, 0, 0, 0, 0);
+	t.ok &= expect("thp_fault_alloc delta", vmstat_get("thp_fault_alloc") - thp0, 1);
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= verify("MADV_HUGEPAGE", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	counters_read(&a);
+	t.ok &= deltas("munmap", &b, &a, 0, 0, 0, 0);
+	case_end(&t, true);
+}
+
+/* promotion_threshold=1 is the stock kernel: a huge page, no reservation. */
+static void test_threshold_one(void)
+{
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	long thp0;
+	char *p;
+
+	case_begin(&t, "promotion_threshold=1: stock huge page at first write");
+	thp_set("promotion_threshold", "1");
+	p = map_region(PMD);
+	thp0 = vmstat_get("thp_fault_alloc");
+	counters_read(&a);
+	fill(p, &l, 3);
+	counters_read(&b);
+	t.ok &= deltas("first write", &a, &b, 0, 0, 0, 0);
+	t.ok &= expect("thp_fault_alloc delta", vmstat_get("thp_fault_alloc") - thp0, 1);
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= verify("threshold 1", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	thp_set("promotion_threshold", "256");
+	case_end(&t, true);
+}
+
+/*
+ * promotion_threshold takes a decimal 1..512: anything else is -EINVAL and
+ * leaves the value as it was. A zero-length write never reaches a sysfs
+ * store (it returns 0), so the empty input is "\n", what `echo >` writes.
+ */
+static void test_sysfs_input(void)
+{
+	static const char * const bad[] = {
+		"0", "513", "abc", "\n", "-1", "99999999999999999999", "1x",
+	};
+	static const char * const good[][2] = {
+		{ "1", "1" }, { "512", "512" }, { "256\n", "256" },
+	};
+	const char *path = THP_SYSFS "promotion_threshold";
+	char before[64], after[64];
+	struct tcase t;
+	int err;
+
+	case_begin(&t, "sysfs: promotion_threshold rejects bad input, keeps its value");
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		thp_get_policy("promotion_threshold", before, sizeof(before));
+		err = write_file(path, bad[i]);
+		thp_get_policy("promotion_threshold", after, sizeof(after));
+		if (err != -EINVAL || strcmp(before, after)) {
+			ksft_print_msg("write \"%s\": %s (want EINVAL); value %s -> %s\n",
+				       strcmp(bad[i], "\n") ? bad[i] : "\\n",
+				       err ? strerror(-err) : "success", before, after);
+			t.ok = false;
+		}
+	}
+	/* The empty write (0 bytes, never reaches the store): nothing changes. */
+	thp_get_policy("promotion_threshold", before, sizeof(before));
+	write_file(path, "");
+	thp_get_policy("promotion_threshold", after, sizeof(after));
+	CHECK(&t, !strcmp(before, after));
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		err = write_file(path, good[i][0]);
+		thp_get_policy("promotion_threshold", after, sizeof(after));
+		if (err || strcmp(after, good[i][1])) {
+			ksft_print_msg("write \"%s\": %s; reads back \"%s\", want \"%s\"\n",
+				       good[i][0], err ? strerror(-err) : "success", after, good[i][1]);
+			t.ok = false;
+		}
+	}
+	thp_set("promotion_threshold", "256");
+	case_end(&t, false);
+}
+
+/* ==== 7-17: release ====================================================== */
+
+/* munmap of the whole range: released, the whole block free again. */
+static void test_munmap_all(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "release: munmap of the whole range");
+	p = reserve_std(&t, &l);
+	t.ok &= verify("before munmap", p, &l, 0, NPG);
+	counters_read(&a);
+	unmap_region(p, PMD);
+	expect_release(&t, "munmap", &a);
+	case_end(&t, true);
+}
+
+/*
+ * munmap of one never-used page in the middle splits the VMA inside the
+ * range: released, the 504 never-used pages go back to the buddy allocator
+ * within 2 s, the rest of the data stays.
+ */
+static void test_munmap_middle(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	long before;
+	char *p;
+
+	case_begin(&t, "release: munmap of one page frees the never-used pages");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	before = free_kb();
+	munmap(p + 256 * PG, PG);
+	expect_release(&t, "munmap of page 256", &a);
+	t.ok &= free_rises("munmap of page 256", before, (NPG - NR_STD) * PG / 1024);
+	l.n[256] = SKIP_PAGE;
+	t.ok &= verify("after munmap of page 256", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/* A child's reservations go with it at exit. */
+static void test_exit(void)
+{
+	struct counters a, b;
+	struct tcase t;
+	int fds[2];
+	pid_t pid;
+
+	case_begin(&t, "release: process exit");
+	if (pipe(fds))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	counters_read(&a);
+	pid = fork_flushed();
+	if (!pid) {
+		struct layout l = {};
+		struct counters c0, c1;
+		char *p = map_region(PMD);
+		bool ok = true;
+
+		counters_read(&c0);
+		fill(p, &l, 0);
+		fill(p, &l, 1);
+		counters_read(&c1);
+		ok &= deltas("child: 2 writes", &c0, &c1, 1, 1, 0, NPG - 2);
+		ok &= expect("child: Rss kB", smaps_kb(p, "Rss"), 8);
+		ok &= verify("child", p, &l, 0, NPG);
+		pipe_send(fds[1], ok);
+		_exit(0);	/* still mapped: exit releases it */
+	}
+	close(fds[1]);	/* a dead child then reads as EOF */
+	t.ok &= pipe_wait(fds[0]);
+	t.ok &= reap(pid);
+	close(fds[0]);
+	wait_reserved(t.c0.reserved);
+	counters_read(&b);
+	t.ok &= deltas("child's life", &a, &b, 1, 1, 1, 0);
+	case_end(&t, true);
+}
+
+/* mremap moving the range (to an unaligned address) releases it; data moves. */
+static void test_mremap_move(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	char *p, *q, *dst;
+
+	case_begin(&t, "release: mremap move to an unaligned address keeps the data");
+	p = reserve_std(&t, &l);
+	q = map_region(2 * PMD);
+	dst = q + PG;
+	counters_read(&a);
+	if (mremap(p, PMD, PMD, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != dst) {
+		ksft_print_msg("mremap: %s\n", strerror(errno));
+		t.ok = false;
+		unmap_region(p, PMD);
+	} else {
+		expect_release(&t, "mremap move", &a);
+		t.ok &= expect("Rss kB at the destination", smaps_kb(dst, "Rss"), NR_STD * 4);
+		t.ok &= verify("after mremap move", dst, &l, 0, NPG);
+		unmap_region(p, PMD);	/* the guards left behind */
+	}
+	unmap_region(q, 2 * PMD);
+	case_end(&t, true);
+}
+
+/* mremap shrinking the VMA through the range releases it. */
+static void test_mremap_shrink(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "release: mremap shrink through the range");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	if (mremap(p, PMD, PMD / 2, 0) != p) {
+		ksft_print_msg("mremap: %s\n", strerror(errno));
+		t.ok = false;
+	} else {
+		expect_release(&t, "mremap shrink", &a);
+		t.ok &= verify("after mremap shrink", p, &l, 0, NPG / 2);
+	}
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/* mprotect of one page in the middle splits the VMA: released, data stays. */
+static void test_mprotect_split(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "release: mprotect of one page splits the VMA");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	if (mprotect(p + 300 * PG, PG, PROT_READ)) {
+		ksft_print_msg("mprotect: %s\n", strerror(errno));
+		t.ok = false;
+	}
+	expect_release(&t, "mprotect of page 300", &a);
+	t.ok &= verify("after mprotect", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/*
+ * mlock of one (used) page in the middle splits the VMA: released, data
+ * stays, and mlock's own populate of that page allocates nothing.
+ */
+static void test_mlock_split(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "release: mlock of one page splits the VMA");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	if (mlock(p + 300 * PG, PG)) {
+		ksft_print_msg("mlock: %s\n", strerror(errno));
+		t.ok = false;
+	}
+	expect_release(&t, "mlock of page 300", &a);
+	t.ok &= verify("after mlock", p, &l, 0, NPG);
+	munlock(p + 300 * PG, PG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/*
+ * MADV_DONTNEED of one used page: released at once, the never-used pages
+ * and the zapped page are free within 2 s, the page reads zero, the rest
+ * stays.
+ */
+static void test_dontneed(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	long before;
+	char *p;
+
+	case_begin(&t, "release: MADV_DONTNEED of one page frees the never-used pages");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	before = free_kb();
+	if (madvise(p + 300 * PG, PG, MADV_DONTNEED)) {
+		ksft_print_msg("madvise(MADV_DONTNEED): %s\n", strerror(errno));
+		t.ok = false;
+	}
+	expect_release(&t, "MADV_DONTNEED", &a);
+	t.ok &= free_rises("MADV_DONTNEED", before, (NPG - NR_STD + 1) * PG / 1024);
+	l.n[300] = 0;	/* zapped: reads zero */
+	t.ok &= verify("after MADV_DONTNEED", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/* MADV_FREE of one page: released; that page is its data or zero. */
+static void test_madv_free(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	struct layout one = {};
+	char *p;
+
+	case_begin(&t, "release: MADV_FREE of one page");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	if (madvise(p + 300 * PG, PG, MADV_FREE)) {
+		ksft_print_msg("madvise(MADV_FREE): %s\n", strerror(errno));
+		t.ok = false;
+	}
+	expect_release(&t, "MADV_FREE", &a);
+	one.n[300] = l.n[300];
+	one.seed[300] = l.seed[300];
+	if (!page_is_zero(p + 300 * PG))
+		t.ok &= verify("MADV_FREE'd page", p, &one, 300, 301);
+	l.n[300] = SKIP_PAGE;
+	t.ok &= verify("after MADV_FREE", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/* MADV_PAGEOUT of the used pages: released; data comes back (from swap). */
+static void test_pageout(void)
+{
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	long out0 = vmstat_get("pswpout");
+	char *p;
+
+	case_begin(&t, "release: MADV_PAGEOUT, data intact after swap-in");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	if (madvise(p, PMD, MADV_PAGEOUT)) {
+		ksft_print_msg("madvise(MADV_PAGEOUT): %s\n", strerror(errno));
+		t.ok = false;
+	}
+	expect_release(&t, "MADV_PAGEOUT", &a);
+	ksft_print_msg("MADV_PAGEOUT: pswpout %+ld, Rss %ld kB, Swap %ld kB\n",
+		       vmstat_get("pswpout") - out0, smaps_kb(p, "Rss"), smaps_kb(p, "Swap"));
+	t.ok &= verify("after MADV_PAGEOUT", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/* MADV_NOHUGEPAGE releases, and later writes in the range reserve nothing. */
+static void test_nohugepage(void)
+{
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "release: MADV_NOHUGEPAGE, later writes reserve nothing");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	if (madvise(p, PMD, MADV_NOHUGEPAGE)) {
+		ksft_print_msg("madvise(MADV_NOHUGEPAGE): %s\n", strerror(errno));
+		t.ok = false;
+	}
+	expect_release(&t, "MADV_NOHUGEPAGE", &a);
+	counters_read(&a);
+	fill(p, &l, 50);
+	counters_read(&b);
+	t.ok &= deltas("write after MADV_NOHUGEPAGE", &a, &b, 0, 0, 0, 0);
+	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), (NR_STD + 1) * 4);
+	t.ok &= verify("after MADV_NOHUGEPAGE", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/*
+ * fork: the parent keeps its reservation; the child gets COW copies of the
+ * mapped pages and no reservation (its faults populate nothing). Writes on
+ * either side are private, and the child never sees what the parent writes
+ * after the fork.
+ */
+enum { FA = 10, FB = 20, FC = 30, FD = 40 };
+
+static __noreturn void fork_child(char *p, const struct layout *parent, int up, int down)
+{
+	struct layout l = *parent;
+	struct counters c0, c1;
+	bool ok = true;
+
+	ok &= verify("child: parent's data as of fork", p, &l, FA, FB + 1);
+	counters_read(&c0);
+	put(p, &l, FA, PG, 0x2000);
+	put(p, &l, FC, PG, 0x2001);
+	counters_read(&c1);
+	ok &= deltas("child: writes A and C", &c0, &c1, 0, 0, 0, 0);
+	ok &= verify("child: after its writes", p, &l, FA, FC + 1);
+	pipe_send(up, ok);
+	/* The parent writes D now. */
+	if (!pipe_wait(down))
+		_exit(2);
+	ok &= verify("child: D after the parent wrote it", p, &l, 0, NPG);
+	pipe_send(up, ok);
+	_exit(0);
+}
+
+static void test_fork(void)
+{
+	struct layout l = {};
+	struct counters s0, a, b;
+	int up[2], down[2];
+	struct tcase t;
+	pid_t pid;
+	char *p;
+
+	case_begin(&t, "fork: child gets copies and no reservation, parent keeps its own");
+	p = map_region(PMD);
+	counters_read(&a);
+	fill(p, &l, FA);
+	fill(p, &l, FB);
+	counters_read(&b);
+	t.ok &= deltas("parent writes A, B", &a, &b, 1, 1, 0, NPG - 2);
+	if (pipe(up) || pipe(down))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	counters_read(&s0);
+	pid = fork_flushed();
+	if (!pid) {
+		close(up[0]);
+		close(down[1]);
+		fork_child(p, &l, up[1], down[0]);
+	}
+	close(up[1]);
+	close(down[0]);
+	t.ok &= pipe_wait(up[0]);
+	/* The reservation is still the parent's. */
+	counters_read(&a);
+	put(p, &l, FD, PG, 0x3000);
+	counters_read(&b);
+	t.ok &= deltas("parent writes D after fork", &a, &b, 0, 1, 0, -1);
+	t.ok &= pipe_send(down[1], true);
+	t.ok &= pipe_wait(up[0]);
+	t.ok &= reap(pid);
+	close(up[0]);
+	close(down[1]);
+	/* C was written only by the child: for the parent it is a fresh page. */
+	counters_read(&a);
+	put(p, &l, FC, 64, 0x3001);
+	counters_read(&b);
+	t.ok &= deltas("parent writes C after the child exit", &a, &b, 0, 1, 0, -1);
+	t.ok &= deltas("child's whole life", &s0, &b, 0, 2, 0, -2);
+	t.ok &= verify("parent after the child", p, &l, 0, NPG);
+	t.ok &= check_block("parent after the child", p, &l);
+	counters_read(&a);
+	unmap_region(p, PMD);
+	expect_release(&t, "munmap", &a);
+	case_end(&t, true);
+}
+
+/* ==== 18-24: zeroing, other kernel features meeting reservations ======= */
+
+/*
+ * Pages handed out from reservations are zero even when the blocks come
+ * from memory just dirtied: 256 MiB of 0xa5 freed, then one byte written
+ * every 64 KiB (8 pages per block, 128 reservations) and every byte of
+ * those pages checked.
+ */
+#define ZLEN		(256UL << 20)
+#define ZSTEP		(64UL << 10)
+#define ZBLOCKS		((long)(ZLEN / PMD))
+#define ZPER		((long)(PMD / ZSTEP))
+
+static unsigned char zval(unsigned long off)
+{
+	return 0x80 | ((off / ZSTEP) & 0x7f);
+}
+
+static void test_zeroing(void)
+{
+	struct counters a, b;
+	struct tcase t;
+	bool data = true, pfns = true;
+	char *p;
+
+	case_begin(&t, "zeroing: reserved pages read zero after 256 MiB were dirtied");
+	p = map_region(ZLEN);
+	memset(p, 0xa5, ZLEN);
+	unmap_region(p, ZLEN);
+	wait_reserved(t.c0.reserved);
+	p = map_region(ZLEN);
+	counters_read(&a);
+	for (unsigned long off = 0; off < ZLEN; off += ZSTEP)
+		p[off] = (char)zval(off);
+	counters_read(&b);
+	t.ok &= deltas("sparse writes", &a, &b, ZBLOCKS, ZBLOCKS * (ZPER - 1), 0,
+		       ZBLOCKS * (NPG - ZPER));
+	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), ZBLOCKS * ZPER * 4);
+	for (unsigned long off = 0; off < ZLEN && data; off += ZSTEP) {
+		const unsigned char *q = (const unsigned char *)p + off;
+		unsigned long pfn = pagemap_pfn(p + off);
+
+		if (pfns && (!pfn || pfn % NPG != (off % PMD) / PG)) {
+			ksft_print_msg("page at %#lx: pfn %#lx, want offset %lu in a block\n",
+				       off, pfn, (off % PMD) / PG);
+			pfns = false;
+		}
+		for (unsigned long i = 0; i < PG; i++) {
+			unsigned char want = i ? 0 : zval(off);
+
+			if (q[i] != want) {
+				ksft_print_msg("byte %#lx is %#x, want %#x\n", off + i, q[i], want);
+				data = false;
+				break;
+			}
+		}
+	}
+	t.ok &= data && pfns;
+	counters_read(&a);
+	unmap_region(p, ZLEN);
+	wait_reserved(t.c0.reserved);
+	counters_read(&b);
+	t.ok &= deltas("munmap", &a, &b, 0, 0, ZBLOCKS, t.c0.reserved - a.reserved);
+	case_end(&t, true);
+}
+
+/*
+ * A userfaultfd-registered VMA gets no reservation: a write to a missing
+ * page goes to userfaultfd (SIGBUS with UFFD_FEATURE_SIGBUS), UFFDIO_COPY
+ * fills reserve nothing, and once pages are mapped the range is not empty,
+ * so writes after unregistering reserve nothing either.
+ */
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+static int uffd_open(__u64 features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 && errno == EPERM)
+		fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void test_userfaultfd(void)
+{
+	static char src[PG] __attribute__((aligned(PG)));
+	static const int copy_pages[] = { 0, 5, 100 };
+	struct uffdio_register reg = {};
+	struct uffdio_range range;
+	struct layout l = {}, none = {};
+	struct counters a, b;
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	struct tcase t;
+	bool sigbus = true;
+	volatile bool got_bus = false;
+	int fd;
+	char *p;
+
+	fd = uffd_open(UFFD_FEATURE_SIGBUS);
+	if (fd < 0) {
+		sigbus = false;
+		fd = uffd_open(0);
+	}
+	if (fd < 0) {
+		ksft_test_result_skip("userfaultfd: registered VMA gets no reservation (userfaultfd: %s)\n",
+				      strerror(errno));
+		return;
+	}
+	case_begin(&t, "userfaultfd: registered VMA gets no reservation");
+	p = map_region(PMD);
+	reg.range.start = (unsigned long)p;
+	reg.range.len = PMD;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		ksft_exit_fail_msg("UFFDIO_REGISTER: %s\n", strerror(errno));
+	counters_read(&a);
+	if (sigbus) {
+		sigaction(SIGBUS, &sa, &old);
+		if (!sigsetjmp(bus_jmp, 1))
+			p[7 * PG] = 1;
+		else
+			got_bus = true;
+		sigaction(SIGBUS, &old, NULL);
+		if (!got_bus)
+			ksft_print_msg("write to a missing page of a registered VMA: no SIGBUS\n");
+		t.ok &= got_bus;
+	} else {
+		ksft_print_msg("no UFFD_FEATURE_SIGBUS: write fault not tested\n");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(copy_pages); i++) {
+		int pg = copy_pages[i];
+		struct uffdio_copy copy = {
+			.dst = (unsigned long)p + pg * PG, .src = (unsigned long)src, .len = PG,
+		};
+
+		put(src, &none, 0, PG, 0x4000 + pg);
+		if (ioctl(fd, UFFDIO_COPY, &copy) || copy.copy != (__s64)PG) {
+			ksft_print_msg("UFFDIO_COPY page %d: %s\n", pg, strerror(errno));
+			t.ok = false;
+			continue;
+		}
+		l.seed[pg] = 0x4000 + pg;
+		l.n[pg] = PG;
+	}
+	counters_read(&b);
+	t.ok &= deltas("fault and UFFDIO_COPY in a registered VMA", &a, &b, 0, 0, 0, 0);
+	/* Only copied pages: touching a missing one would block or SIGBUS. */
+	for (size_t i = 0; i < ARRAY_SIZE(copy_pages); i++)
+		t.ok &= verify("UFFDIO_COPY", p, &l, copy_pages[i], copy_pages[i] + 1);
+	range.start = (unsigned long)p;
+	range.len = PMD;
+	if (ioctl(fd, UFFDIO_UNREGISTER, &range))
+		ksft_exit_fail_msg("UFFDIO_UNREGISTER: %s\n", strerror(errno));
+	counters_read(&a);
+	fill(p, &l, 200);
+	counters_read(&b);
+	t.ok &= deltas("write after unregister", &a, &b, 0, 0, 0, 0);
+	t.ok &= verify("after unregister", p, &l, 0, NPG);
+	close(fd);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/*
+ * PR_SET_THP_DISABLE releases every reservation of the process and stops
+ * new ones; clearing it lets them come back.
+ */
+static void test_thp_disable(void)
+{
+	struct layout l = {}, lq = {}, lr = {};
+	struct counters a, b;
+	struct tcase t;
+	char *p, *q, *r;
+
+	case_begin(&t, "PR_SET_THP_DISABLE releases and prevents reservations");
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		ksft_exit_fail_msg("prctl(PR_SET_THP_DISABLE, 1): %s\n", strerror(errno));
+	expect_release(&t, "PR_SET_THP_DISABLE", &a);
+	q = map_region(PMD);
+	counters_read(&a);
+	fill(q, &lq, 5);
+	counters_read(&b);
+	t.ok &= deltas("write with THP disabled", &a, &b, 0, 0, 0, 0);
+	t.ok &= expect("Rss kB with THP disabled", smaps_kb(q, "Rss"), 4);
+	t.ok &= expect("AnonHugePages kB with THP disabled", smaps_kb(q, "AnonHugePages"), 0);
+	if (prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0))
+		ksft_exit_fail_msg("prctl(PR_SET_THP_DISABLE, 0): %s\n", strerror(errno));
+	r = map_region(PMD);
+	counters_read(&a);
+	fill(r, &lr, 5);
+	counters_read(&b);
+	t.ok &= deltas("write with THP enabled again", &a, &b, 1, 0, 0, NPG - 1);
+	t.ok &= verify("reserved before prctl", p, &l, 0, NPG);
+	t.ok &= verify("written with THP disabled", q, &lq, 0, NPG);
+	t.ok &= verify("written after prctl 0", r, &lr, 0, NPG);
+	unmap_region(p, PMD);
+	unmap_region(q, PMD);
+	unmap_region(r, PMD);
+	case_end(&t, true);
+}
+
+/* Nodes with memory, from /sys/devices/system/node/has_memory ("0-1,3"). */
+static unsigned long memory_nodes(void)
+{
+	char buf[256], *s;
+	unsigned long mask = 0;
+
+	if (read_file("/sys/devices/system/node/has_memory", buf, sizeof(buf)))
+		return 1;
+	for (s = buf; *s && *s != '\n';) {
+		char *end;
+		long lo = strtol(s, &end, 10), hi = lo;
+
+		if (end == s)
+			break;
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		for (long n = lo; n <= hi && n < 64; n++)
+			mask |= 1UL << n;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return mask;
+}
+
+/*
+ * move_pages of the used pages to the other node: data intact. The
+ * contract says the whole block moves and the reservation keeps working
+ * (a new write populates from the new block); a release is accepted too.
+ * Either way the new page reads zero except what was written.
+ */
+static void test_migration(void)
+{
+	void *addr[NR_STD + 1];
+	int nodes[NR_STD + 1], status[NR_STD + 1];
+	unsigned long mask = memory_nodes();
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	int from, to = -1;
+	long ret;
+	char *p;
+
+	if (__builtin_popcountl(mask) < 2) {
+		ksft_test_result_skip("migration: move_pages to the other node keeps the data (one node)\n");
+		return;
+	}
+	case_begin(&t, "migration: move_pages to the other node keeps the data");
+	p = reserve_std(&t, &l);
+	for (int i = 0; i < NR_STD; i++)
+		addr[i] = p + std_pages[i] * PG;
+	status[0] = -1;
+	ret = syscall(SYS_move_pages, 0, NR_STD, addr, NULL, status, 0);
+	from = status[0];
+	for (int n = 0; n < 64 && to < 0; n++)
+		if ((mask & (1UL << n)) && n != from)
+			to = n;
+	ksft_print_msg("migration: pages on node %d, moving to node %d\n", from, to);
+	if (ret || from < 0) {
+		ksft_print_msg("move_pages (query): %ld (%s)\n", ret, strerror(errno));
+		unmap_region(p, PMD);
+		t.ok = false;
+		case_end(&t, true);
+		return;
+	}
+	for (int i = 0; i < NR_STD; i++)
+		nodes[i] = to;
+	counters_read(&a);
+	for (int try = 0; try < 3; try++) {
+		bool all = true;
+
+		ret = syscall(SYS_move_pages, 0, NR_STD, addr, nodes, status, MPOL_MF_MOVE);
+		for (int i = 0; i < NR_STD; i++)
+			all &= status[i] == to;
+		if (!ret && all)
+			break;
+		ksft_print_msg("move_pages try %d: %ld (%s), status[0] %d\n",
+			       try, ret, ret < 0 ? strerror(errno) : "ok", status[0]);
+		sleep_ms(100);
+	}
+	syscall(SYS_move_pages, 0, NR_STD, addr, NULL, status, 0);
+	for (int i = 0; i < NR_STD; i++) {
+		if (status[i] != to) {
+			ksft_print_msg("page %d on node %d after move_pages, want %d\n",
+				       std_pages[i], status[i], to);
+			t.ok = false;
+		}
+	}
+	t.ok &= verify("after migration", p, &l, 0, NPG);
+	put(p, &l, 200, 64, 0x5000);
+	counters_read(&b);
+	if (b.release != a.release) {
+		wait_reserved(t.c0.reserved);
+		counters_read(&b);
+	}
+	if (b.release == a.release) {
+		/* Survived: the new page is page 200 of the (new) block. */
+		ksft_print_msg("migration: reservation survived\n");
+		t.ok &= deltas("write after migration", &a, &b, 0, 1, 0, -1);
+		t.ok &= check_block("after migration", p, &l);
+		addr[NR_STD] = p + 200 * PG;
+		syscall(SYS_move_pages, 0, 1, &addr[NR_STD], NULL, &status[NR_STD], 0);
+		t.ok &= expect("node of the page written after migration", status[NR_STD], to);
+	} else {
+		ksft_print_msg("migration: reservation released\n");
+		t.ok &= deltas("migration and write", &a, &b, 0, 0, 1, t.c0.reserved - a.reserved);
+	}
+	t.ok &= verify("after the write after migration", p, &l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/*
+ * KSM merging two identical pages of a reservation: data intact before and
+ * after unmerging; the reservation may be released or not, but nothing is
+ * left reserved after munmap.
+ */
+#define KSM	"/sys/kernel/mm/ksm/"
+
+static long ksm_get(const char *name)
+{
+	char buf[64];
+
+	if (read_file(name, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+static void test_ksm(void)
+{
+	static const char * const knobs[] = {
+		KSM "run", KSM "pages_to_scan", KSM "sleep_millisecs",
+	};
+	char saved[3][32];
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	long scans;
+	char *p;
+
+	if (access(KSM "run", W_OK)) {
+		ksft_test_result_skip("KSM: merging reserved pages keeps the data (no KSM)\n");
+		return;
+	}
+	case_begin(&t, "KSM: merging reserved pages keeps the data");
+	for (int i = 0; i < 3; i++)
+		if (read_file(knobs[i], saved[i], sizeof(saved[i])))
+			saved[i][0] = '\0';
+	p = reserve_std(&t, &l);
+	put(p, &l, 2, PG, 0x6000);
+	put(p, &l, 3, PG, 0x6000);
+	counters_read(&a);
+	if (madvise(p, PMD, MADV_MERGEABLE)) {
+		ksft_print_msg("madvise(MADV_MERGEABLE): %s\n", strerror(errno));
+		t.ok = false;
+	}
+	write_file(KSM "pages_to_scan", "1000");
+	write_file(KSM "sleep_millisecs", "10");
+	scans = ksm_get(KSM "full_scans");
+	write_file(KSM "run", "1");
+	for (int i = 0; i < 100 && ksm_get(KSM "full_scans") < scans + 2; i++)
+		sleep_ms(100);
+	counters_read(&b);
+	ksft_print_msg("KSM: full_scans %+ld, pages_sharing %ld, thp_res_release %+ld\n",
+		       ksm_get(KSM "full_scans") - scans, ksm_get(KSM "pages_sharing"),
+		       b.release - a.release);
+	t.ok &= verify("after KSM scans", p, &l, 0, NPG);
+	if (write_file(KSM "run", "2"))
+		ksft_print_msg("KSM: unmerge (run=2) failed\n");
+	t.ok &= verify("after KSM unmerge", p, &l, 0, NPG);
+	for (int i = 2; i >= 0; i--)
+		if (saved[i][0])
+			write_file(knobs[i], saved[i]);
+	unmap_region(p, PMD);
+	case_end(&t, true);
+}
+
+/*
+ * memcg: the whole 2 MiB block is charged to the faulting task's memcg at
+ * reserve time (memory.current), while memory.stat "anon" counts only the
+ * mapped pages.
+ */
+#define CG_ROOT	"/sys/fs/cgroup/"
+#define CG	CG_ROOT "thpres-test"
+
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *s = strstr(list, word); s; s = strstr(s + 1, word))
+		if ((s == list || s[-1] == ' ') && (!s[n] || s[n] == ' ' || s[n] == '\n'))
+			return true;
+	return false;
+}
+
+static void test_memcg(void)
+{
+	const char *name = "memcg: the whole block is charged at reserve time";
+	char buf[512], pidbuf[32];
+	bool enabled_memory = false;
+	int up[2], down[2];
+	long current, anon = -1;
+	struct counters a, b;
+	struct tcase t;
+	pid_t pid;
+
+	if (read_file(CG_ROOT "cgroup.controllers", buf, sizeof(buf)) || !has_word(buf, "memory")) {
+		ksft_test_result_skip("%s (no memory controller)\n", name);
+		return;
+	}
+	if (!read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)) &&
+	    !has_word(buf, "memory")) {
+		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory")) {
+			ksft_test_result_skip("%s (cannot enable +memory)\n", name);
+			return;
+		}
+		enabled_memory = true;
+	}
+	rmdir(CG);
+	if (mkdir(CG, 0755)) {
+		ksft_test_result_skip("%s (mkdir %s: %s)\n", name, CG, strerror(errno));
+		return;
+	}
+	case_begin(&t, name);
+	if (pipe(up) || pipe(down))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	counters_read(&a);
+	pid = fork_flushed();
+	if (!pid) {
+		struct layout l = {};
+		char *p;
+
+		close(up[0]);
+		close(down[1]);
+		if (!pipe_wait(down[0]))
+			_exit(2);
+		p = map_region(PMD);
+		fill(p, &l, 7);
+		pipe_send(up[1], verify("child in the memcg", p, &l, 0, NPG));
+		pipe_wait(down[0]);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	if (write_file(CG "/cgroup.procs", pidbuf)) {
+		ksft_print_msg("cannot move the child into %s\n", CG);
+		t.ok = false;
+	}
+	t.ok &= pipe_send(down[1], true);
+	t.ok &= pipe_wait(up[0]);
+	counters_read(&b);
+	t.ok &= deltas("child's write in the memcg", &a, &b, 1, 0, 0, NPG - 1);
+	current = read_file(CG "/memory.current", buf, sizeof(buf)) ? -1 : strtol(buf, NULL, 10);
+	/* memory.stat is flushed lazily (at most ~2 s late). */
+	for (int i = 0; i < 30; i++) {
+		anon = keyed_file_value(CG "/memory.stat", "anon");
+		if (anon >= 4096)
+			break;
+		sleep_ms(100);
+	}
+	ksft_print_msg("memcg: memory.current %ld kB, anon %ld kB\n", current / 1024, anon / 1024);
+	if (current < (long)PMD) {
+		ksft_print_msg("memory.current %ld, want >= %lu (the whole block)\n", current, PMD);
+		t.ok = false;
+	}
+	if (anon < 4096 || anon > 65536) {
+		ksft_print_msg("memory.stat anon %ld, want 4096..65536 (mapped pages only)\n", anon);
+		t.ok = false;
+	}
+	t.ok &= pipe_send(down[1], true);
+	t.ok &= reap(pid);
+	close(up[0]);
+	close(down[1]);
+	wait_reserved(t.c0.reserved);
+	counters_read(&b);
+	t.ok &= deltas("child's life", &a, &b, 1, 0, 1, 0);
+	for (int i = 0; i < 20 && rmdir(CG); i++)
+		sleep_ms(100);
+	if (!access(CG, F_OK)) {
+		ksft_print_msg("rmdir %s: %s\n", CG, strerror(errno));
+		t.ok = false;
+	}
+	if (enabled_memory)
+		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+	case_end(&t, false);
+}
+
+static void (* const tests[])(void) = {
+	test_first_write,
+	test_populate,
+	test_read_then_write,
+	test_madv_hugepage,
+	test_threshold_one,
+	test_sysfs_input,
+	test_munmap_all,
+	test_munmap_middle,
+	test_exit,
+	test_mremap_move,
+	test_mremap_shrink,
+	test_mprotect_split,
+	test_mlock_split,
+	test_dontneed,
+	test_madv_free,
+	test_pageout,
+	test_nohugepage,
+	test_fork,
+	test_zeroing,
+	test_userfaultfd,
+	test_thp_disable,
+	test_migration,
+	test_ksm,
+	test_memcg,
+};
+
+int main(void)
+{
+	char v[64];
+	long res;
+
+	ksft_print_header();
+	if (getpagesize() != (int)PG)
+		ksft_exit_skip("base pages are not 4 KiB\n");
+	if (thp_get_policy("enabled", v, sizeof(v)))
+		ksft_exit_skip("no transparent hugepage support\n");
+	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
+		ksft_exit_skip("no THP reservations (no " THP_SYSFS "promotion_threshold)\n");
+	thp_save_settings();
+	thp_set("enabled", "always");
+	if (!thp_get_policy("hugepages-2048kB/enabled", v, sizeof(v)))
+		thp_set("hugepages-2048kB/enabled", "inherit");
+	/* Read faults map the huge zero page, not a huge page. */
+	thp_set("use_zero_page", "1");
+	thp_set("promotion_threshold", "256");
+	/* Keep khugepaged out of the released ranges. */
+	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+	/* A dead child shows as EOF or EPIPE on its pipe, not as SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	ksft_set_plan(ARRAY_SIZE(tests));
+	res = wait_reserved(0);
+	if (res)
+		ksft_print_msg("nr_thp_reserved is %ld before the tests, not 0\n", res);
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
+		tests[i]();
+	ksft_finished();
+}
