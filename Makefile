@@ -11,7 +11,7 @@ KERNEL ?= patched
 S := scripts
 export KERNEL
 
-.PHONY: all run check check-kasan setup source apply kernel vanilla selftests \
+.PHONY: all run check check-kasan setup source apply export-patches kernel vanilla selftests \
 	shell vm-run lint series series-build clean distclean help
 
 all: help
@@ -66,6 +66,10 @@ lint: setup
 
 series: setup
 	@$(S)/series.sh --verify
+
+# Write the commits made in build/src/linux back into patches/.
+export-patches:
+	@$(S)/export.sh
 
 # Also build the kernel after each patch of the series.
 series-build: setup

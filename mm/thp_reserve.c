@@ -19,8 +19,8 @@
  * Locking, outermost first:
  *   mmap_lock -> VMA lock -> anon_vma lock -> page table lock (PTL)
  *     -> folio lock (trylock only) -> thp_reserve_table.lock
- * The table lock is innermost: nothing sleeps, allocates or takes another
- * lock under it. All 512 PTEs of a range live in one page table, so the PTL
+ * The table lock is innermost: nothing sleeps, allocates or waits for a lock
+ * under it; the only lock taken under it is a folio trylock. All 512 PTEs of a range live in one page table, so the PTL
  * of that table serialises every fault in the range.
  *
  * See Documentation/mm/thp-reservations.rst.
@@ -39,6 +39,7 @@
 #include <linux/rmap.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <linux/sysfs.h>
 #include <linux/thp_reserve.h>
 #include <linux/userfaultfd_k.h>
@@ -224,6 +225,24 @@ static struct folio *thp_reserve_block(struct thp_reserve *res, pte_t *base)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Is a used page of the range under migration? The block is then between
+ * two folios, not gone. Caller holds the PTL of the range.
+ */
+static bool thp_reserve_migrating(struct thp_reserve *res, pte_t *base)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, res->used, HPAGE_PMD_NR) {
+		pte_t pte = ptep_get(base + i);
+
+		if (!pte_none(pte) && !pte_present(pte) &&
+		    is_migration_entry(pte_to_swp_entry(pte)))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -759,8 +778,19 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	if (!t || !(vmf->flags & FAULT_FLAG_WRITE) ||
 	    (vmf->flags & FAULT_FLAG_UNSHARE))
 		return THP_RES_FALLBACK;
-	if (!thp_reserve_vma_ok(vma, haddr))
+	if (!thp_reserve_vma_ok(vma, haddr)) {
+		/*
+		 * The VMA was locked, registered with userfaultfd or denied
+		 * huge pages after the range was reserved: the reservation
+		 * would never hand out another page.
+		 */
+		if (haddr >= vma->vm_start &&
+		    haddr + HPAGE_PMD_SIZE <= vma->vm_end)
+			thp_reserve_release(mm, haddr, haddr + 1,
+					    THP_RES_REASON_INELIGIBLE,
+					    THP_RES_SPLIT_ASYNC);
 		return THP_RES_FALLBACK;
+	}
 
 	if (zero) {
 		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm,
@@ -785,6 +815,8 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	if (!res || test_bit(idx, res->used))
 		goto out_unlock_table;
 	folio = thp_reserve_block(res, vmf->pte - idx);
+	if (!folio && thp_reserve_migrating(res, vmf->pte - idx))
+		goto out_unlock_table;
 	if (!folio || folio->index != linear_page_index(vma, haddr) ||
 	    folio_anon_vma(folio)->root != vma->anon_vma->root) {
 		thp_reserve_unhash(t, res);

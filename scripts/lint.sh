@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # lint.sh: checkpatch --strict on every patch of the exported series, and
 # sparse (C=2) on every kernel C file the series touches, built in the debug
-# flavour's build directory. Findings listed in config/lint-exceptions (an
+# flavour's build directory; a finding counts only if the base version of
+# the file does not have it. Findings listed in config/lint-exceptions (an
 # extended regex per line, then a tab and the reason) are reported, not
 # counted. Prints "lint: N passed, N failed" and writes the counts to
 # build/lint-counts.
@@ -55,8 +56,28 @@ command -v sparse >/dev/null || die "sparse missing: apt-get install sparse"
 obj=$(obj_dir patched debug)
 [ -f "$obj/.config" ] || "$TOP/scripts/build.sh" patched debug
 mapfile -t files < <(git -C "$KTREE" diff --name-only --diff-filter=AM base HEAD -- '*.c' ':!tools' ':!Documentation' ':!scripts')
+# sparse_msgs FILE: the file's sparse findings without their line:column, so
+# that those of the base and the patched version compare.
+sparse_msgs() {
+	kmake patched debug C=2 "${1%.c}.o" 2>&1 | grep -E '(warning|error):' |
+		sed -E 's/:[0-9]+:[0-9]+: /: /' | sort -u || true
+}
+restore=
+trap '[ -z "$restore" ] || mv -f "$restore.lintsave" "$restore"' EXIT
 for f in "${files[@]}"; do
-	out=$(kmake patched debug C=2 "${f%.c}.o" 2>&1 | grep -E '(warning|error):' || true)
+	# Findings the stock file already has are not the series' doing: check
+	# the base version in the same build (then the patched one, which also
+	# rebuilds its object).
+	base=
+	if git -C "$KTREE" cat-file -e "base:$f" 2>/dev/null; then
+		restore=$KTREE/$f
+		cp -p "$KTREE/$f" "$restore.lintsave"
+		git -C "$KTREE" show "base:$f" >"$KTREE/$f"
+		base=$(sparse_msgs "$f")
+		mv -f "$restore.lintsave" "$restore"
+		restore=
+	fi
+	out=$(comm -13 <(printf '%s\n' "$base") <(sparse_msgs "$f") | sed '/^$/d')
 	count_findings "sparse: $f" "$out"
 done
 [ ${#files[@]} -gt 0 ] || echo "  (the series touches no kernel C file yet)"

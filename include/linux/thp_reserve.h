@@ -11,8 +11,8 @@
  * Locking: a reservation is looked up and changed under its mm's
  * thp_reserve_table.lock, a spinlock that nests inside the page table lock of
  * the range (mmap_lock -> VMA lock -> anon_vma lock -> PTL -> folio lock ->
- * thp_reserve_table.lock). Nothing sleeps or takes another lock while holding
- * it.
+ * thp_reserve_table.lock). Nothing sleeps or waits for a lock while holding it;
+ * the only lock taken under it is a folio trylock.
  */
 #ifndef _LINUX_THP_RESERVE_H
 #define _LINUX_THP_RESERVE_H

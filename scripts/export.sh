@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# export.sh: after editing kernel files in build/src/linux and committing
+# there (one commit per patch, on top of what apply.sh made), write that
+# tree's commits back into patches/ and patches/series. The project's own
+# files (mm/, include/, Documentation/) are edited in the repository
+# itself; the commit that adds them is not exported. Patch files are
+# named after their subjects; old patch files no longer in the series
+# are removed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+cd "$KTREE"
+[ -z "$(git status --porcelain --untracked-files=no)" ] ||
+	die "uncommitted changes in $KTREE: commit them first"
+own=$(git log --format=%H --grep='^mm: add the THP reservation sources$' base..HEAD)
+from=${own:-base}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+git format-patch -q -N --zero-commit --no-signature -o "$tmp" "$from..HEAD"
+old=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/patches/series")
+{
+	grep '^#' "$TOP/patches/series" || true
+	for p in "$tmp"/*.patch; do
+		name=$(basename "$p" | sed 's/^[0-9]*-//')
+		cp "$p" "$TOP/patches/$name"
+		echo "$name"
+	done
+} >"$tmp/series"
+for p in $old; do
+	grep -qxF "$p" "$tmp/series" || rm -f "$TOP/patches/$p"
+done
+mv "$tmp/series" "$TOP/patches/series"
+echo "export: $(grep -vc '^#' "$TOP/patches/series") patches in patches/series"
