@@ -20,8 +20,9 @@
  *   mmap_lock -> VMA lock -> anon_vma lock -> page table lock (PTL)
  *     -> folio lock (trylock only) -> thp_reserve_table.lock
  * The table lock is innermost: nothing sleeps, allocates or waits for a lock
- * under it; the only lock taken under it is a folio trylock. All 512 PTEs of a range live in one page table, so the PTL
- * of that table serialises every fault in the range.
+ * under it; the only lock taken under it is a folio trylock. All PTEs of a
+ * range live in one page table, so the PTL of that table serialises every
+ * fault in the range.
  *
  * See Documentation/mm/thp-reservations.rst.
  */
@@ -53,7 +54,7 @@
 #include <trace/events/thp_reserve.h>
 
 #define THP_RES_HASH_BITS	6
-#define THP_RES_HASH_SIZE	(1U << THP_RES_HASH_BITS)
+#define THP_RES_HASH_SIZE	BIT(THP_RES_HASH_BITS)
 
 /**
  * struct thp_reserve_table - the reservations of one mm
@@ -67,7 +68,7 @@
  * with cmpxchg() and freed when the mm is freed (__mmdrop()).
  */
 struct thp_reserve_table {
-	spinlock_t lock;
+	spinlock_t lock;	/* innermost: see the file comment */
 	unsigned long nr;
 	struct list_head lru;
 	struct hlist_head hash[THP_RES_HASH_SIZE];
@@ -253,7 +254,7 @@ static struct folio *thp_reserve_grab_block(struct mm_struct *mm,
 					    struct thp_reserve *res)
 {
 	struct folio *folio = NULL;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the PTL of the range's page table */
 	pmd_t *pmd;
 	pte_t *pte;
 
@@ -533,7 +534,7 @@ bool __thp_reserve_present(struct mm_struct *mm, unsigned long haddr)
 	bool ret;
 
 	spin_lock(&t->lock);
-	ret = thp_reserve_lookup(t, haddr) != NULL;
+	ret = !!thp_reserve_lookup(t, haddr);
 	spin_unlock(&t->lock);
 	return ret;
 }
@@ -554,7 +555,7 @@ static bool thp_reserve_vma_ok(struct vm_area_struct *vma, unsigned long haddr)
 		return false;
 	if (userfaultfd_armed(vma) || vma_thp_disabled(vma, vma->vm_flags))
 		return false;
-	return vma->anon_vma != NULL;
+	return !!vma->anon_vma;
 }
 
 /* May a write fault at vmf->address create a new reservation? */
@@ -590,8 +591,8 @@ static void thp_reserve_set_pte(struct vm_fault *vmf, struct folio *folio,
 	unsigned long addr = vmf->address;
 	pte_t entry;
 
-	VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio);
-	VM_BUG_ON_PAGE(atomic_read(&page->_mapcount) != -1, page);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	VM_WARN_ON_ONCE_PAGE(atomic_read(&page->_mapcount) != -1, page);
 
 	entry = mk_pte(page, vma->vm_page_prot);
 	entry = pte_sw_mkyoung(entry);

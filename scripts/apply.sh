@@ -38,7 +38,8 @@ if [ ${#ownfiles[@]} -gt 0 ]; then
 		cp "$TOP/$f" "$f"
 	done
 	git add -f "${ownfiles[@]}"
-	git -c user.name="THP reservations" -c user.email="thp-reserve@localhost" \
+	GIT_COMMITTER_NAME="THP reservations" GIT_COMMITTER_EMAIL="thp-reserve@localhost" \
+		git -c user.name="THP reservations" -c user.email="thp-reserve@localhost" \
 		commit -q -s -m "mm: add the THP reservation sources" \
 		-m "New files of the project, wired into the build by the patches that follow."
 fi

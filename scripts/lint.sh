@@ -46,7 +46,8 @@ step_begin "lint: checkpatch --strict"
 for p in "$BUILD"/series/*.patch; do
 	case $p in */0000-cover-letter.patch) continue ;; esac
 	name=$(basename "$p")
-	out=$("$KTREE/scripts/checkpatch.pl" --strict --no-summary --terse --show-types "$p" 2>&1 || true)
+	# spdxcheck.py needs python3-ply: use the distribution python3 first.
+	out=$(PATH=/usr/bin:$PATH "$KTREE/scripts/checkpatch.pl" --strict --no-summary --terse --show-types "$p" 2>&1 || true)
 	count_findings "checkpatch: $name" "$out"
 done
 step_end "lint: checkpatch --strict"

@@ -12,7 +12,7 @@ PKGS=(
 	# guest
 	qemu-system-x86 busybox-static
 	# checks and workloads run inside the guest
-	stress-ng libnuma-dev libcap-dev liburing-dev sparse
+	stress-ng libnuma-dev libcap-dev liburing-dev sparse python3-ply
 )
 [ -n "${EXTRA_PKGS:-}" ] && read -r -a extra <<<"$EXTRA_PKGS" && PKGS+=("${extra[@]}")
 

@@ -56,7 +56,7 @@ bool __thp_reserve_present(struct mm_struct *mm, unsigned long haddr);
 
 static inline bool thp_reserve_mm_active(struct mm_struct *mm)
 {
-	return READ_ONCE(mm->thp_reserve) != NULL;
+	return !!READ_ONCE(mm->thp_reserve);
 }
 
 /* mm_init(): a new mm (also a fork child's memcpy'd copy) holds none. */
@@ -127,32 +127,41 @@ static inline bool thp_reserve_present(struct mm_struct *mm,
 #else /* !CONFIG_THP_RESERVATIONS */
 
 static inline void thp_reserve_mm_init(struct mm_struct *mm) { }
+
 static inline bool thp_reserve_fault(struct vm_fault *vmf, vm_fault_t *ret)
 {
 	return false;
 }
+
 static inline bool thp_reserve_populate(struct vm_fault *vmf, vm_fault_t *ret)
 {
 	return false;
 }
+
 static inline bool thp_reserve_wp_zero(struct vm_fault *vmf, vm_fault_t *ret)
 {
 	return false;
 }
+
 static inline void thp_reserve_release_range(struct mm_struct *mm,
 					     unsigned long start,
 					     unsigned long end,
 					     enum thp_reserve_reason why,
 					     bool split) { }
+
 static inline void thp_reserve_vma_adjust(struct vm_area_struct *vma,
 					  unsigned long start,
 					  unsigned long end,
 					  long adjust_next) { }
+
 static inline void thp_reserve_madvise(struct vm_area_struct *vma,
 				       unsigned long start, unsigned long end,
 				       int behavior) { }
+
 static inline void thp_reserve_exit_mmap(struct mm_struct *mm) { }
+
 static inline void thp_reserve_mm_free(struct mm_struct *mm) { }
+
 static inline bool thp_reserve_present(struct mm_struct *mm,
 				       unsigned long haddr)
 {

@@ -8,67 +8,60 @@
 #include <linux/tracepoint.h>
 #include <linux/thp_reserve.h>
 
-#define THP_RES_REASONS						\
-	EM(THP_RES_REASON_UNMAP,	"unmap")		\
-	EM(THP_RES_REASON_EXIT,		"exit")			\
-	EM(THP_RES_REASON_VMA_SPLIT,	"vma_split")		\
-	EM(THP_RES_REASON_MREMAP,	"mremap")		\
-	EM(THP_RES_REASON_MADVISE,	"madvise")		\
-	EM(THP_RES_REASON_NOHUGEPAGE,	"nohugepage")		\
-	EM(THP_RES_REASON_PRCTL,	"prctl")		\
-	EM(THP_RES_REASON_COLLAPSE,	"collapse")		\
-	EM(THP_RES_REASON_STALE,	"stale")		\
-	EMe(THP_RES_REASON_INELIGIBLE,	"ineligible")
+TRACE_DEFINE_ENUM(THP_RES_REASON_UNMAP);
+TRACE_DEFINE_ENUM(THP_RES_REASON_EXIT);
+TRACE_DEFINE_ENUM(THP_RES_REASON_VMA_SPLIT);
+TRACE_DEFINE_ENUM(THP_RES_REASON_MREMAP);
+TRACE_DEFINE_ENUM(THP_RES_REASON_MADVISE);
+TRACE_DEFINE_ENUM(THP_RES_REASON_NOHUGEPAGE);
+TRACE_DEFINE_ENUM(THP_RES_REASON_PRCTL);
+TRACE_DEFINE_ENUM(THP_RES_REASON_COLLAPSE);
+TRACE_DEFINE_ENUM(THP_RES_REASON_STALE);
+TRACE_DEFINE_ENUM(THP_RES_REASON_INELIGIBLE);
 
-#undef EM
-#undef EMe
-#define EM(a, b)	TRACE_DEFINE_ENUM(a);
-#define EMe(a, b)	TRACE_DEFINE_ENUM(a);
-THP_RES_REASONS
-#undef EM
-#undef EMe
-#define EM(a, b)	{ a, b },
-#define EMe(a, b)	{ a, b }
-
+/* A reservation was made: the block at @pfn backs the range at @haddr. */
 TRACE_EVENT(thp_res_alloc,
-	TP_PROTO(struct mm_struct *mm, unsigned long haddr, unsigned long pfn,
-		 int nid),
-	TP_ARGS(mm, haddr, pfn, nid),
-	TP_STRUCT__entry(
-		__field(struct mm_struct *, mm)
-		__field(unsigned long, haddr)
-		__field(unsigned long, pfn)
-		__field(int, nid)
-	),
-	TP_fast_assign(
-		__entry->mm = mm;
-		__entry->haddr = haddr;
-		__entry->pfn = pfn;
-		__entry->nid = nid;
-	),
-	TP_printk("mm=%p haddr=0x%lx pfn=0x%lx nid=%d",
-		  __entry->mm, __entry->haddr, __entry->pfn, __entry->nid)
+	    TP_PROTO(struct mm_struct *mm, unsigned long haddr,
+		     unsigned long pfn, int nid),
+	    TP_ARGS(mm, haddr, pfn, nid),
+	    TP_STRUCT__entry(__field(struct mm_struct *, mm)
+			     __field(unsigned long, haddr)
+			     __field(unsigned long, pfn)
+			     __field(int, nid)),
+	    TP_fast_assign(__entry->mm = mm;
+			   __entry->haddr = haddr;
+			   __entry->pfn = pfn;
+			   __entry->nid = nid;),
+	    TP_printk("mm=%p haddr=0x%lx pfn=0x%lx nid=%d",
+		      __entry->mm, __entry->haddr, __entry->pfn, __entry->nid)
 );
 
+/* A reservation was released after @nr_used of its pages were handed out. */
 TRACE_EVENT(thp_res_release,
-	TP_PROTO(struct mm_struct *mm, unsigned long haddr,
-		 unsigned int nr_used, int reason),
-	TP_ARGS(mm, haddr, nr_used, reason),
-	TP_STRUCT__entry(
-		__field(struct mm_struct *, mm)
-		__field(unsigned long, haddr)
-		__field(unsigned int, nr_used)
-		__field(int, reason)
-	),
-	TP_fast_assign(
-		__entry->mm = mm;
-		__entry->haddr = haddr;
-		__entry->nr_used = nr_used;
-		__entry->reason = reason;
-	),
-	TP_printk("mm=%p haddr=0x%lx nr_used=%u reason=%s",
-		  __entry->mm, __entry->haddr, __entry->nr_used,
-		  __print_symbolic(__entry->reason, THP_RES_REASONS))
+	    TP_PROTO(struct mm_struct *mm, unsigned long haddr,
+		     unsigned int nr_used, int reason),
+	    TP_ARGS(mm, haddr, nr_used, reason),
+	    TP_STRUCT__entry(__field(struct mm_struct *, mm)
+			     __field(unsigned long, haddr)
+			     __field(unsigned int, nr_used)
+			     __field(int, reason)),
+	    TP_fast_assign(__entry->mm = mm;
+			   __entry->haddr = haddr;
+			   __entry->nr_used = nr_used;
+			   __entry->reason = reason;),
+	    TP_printk("mm=%p haddr=0x%lx nr_used=%u reason=%s",
+		      __entry->mm, __entry->haddr, __entry->nr_used,
+		      __print_symbolic(__entry->reason,
+				       { THP_RES_REASON_UNMAP, "unmap" },
+				       { THP_RES_REASON_EXIT, "exit" },
+				       { THP_RES_REASON_VMA_SPLIT, "vma_split" },
+				       { THP_RES_REASON_MREMAP, "mremap" },
+				       { THP_RES_REASON_MADVISE, "madvise" },
+				       { THP_RES_REASON_NOHUGEPAGE, "nohugepage" },
+				       { THP_RES_REASON_PRCTL, "prctl" },
+				       { THP_RES_REASON_COLLAPSE, "collapse" },
+				       { THP_RES_REASON_STALE, "stale" },
+				       { THP_RES_REASON_INELIGIBLE, "ineligible" }))
 );
 
 #endif /* _TRACE_THP_RESERVE_H */
