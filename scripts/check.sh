@@ -47,6 +47,14 @@ list=$res/tests
 		while IFS=$'\t' read -r label cmd; do
 			printf '%s\t%s\t%s\n' "$label" "$BUILD/kselftest/mm" "$cmd"
 		done
+	# Parity: the upstream tests once more with promotion_threshold=1,
+	# where the kernel must behave as the stock one (label@t1).
+	if [ "$KERNEL" = patched ] && [ "${PARITY:-1}" = 1 ]; then
+		grep -v '^#' "$TOP/selftests/upstream-tests" | grep -v '^$' |
+			while IFS=$'\t' read -r label cmd; do
+				printf '%s@t1\t%s\t%s\n' "$label" "$BUILD/kselftest/mm" "$cmd"
+			done
+	fi
 } >"$list"
 [ -n "${TESTS:-}" ] && { grep -E "^($(echo "$TESTS" | tr ' ,' '||'))"$'\t' "$list" >"$list.only" || true; mv "$list.only" "$list"; }
 echo "==> boot $release and run $(wc -l <"$list") tests (results: $res)"

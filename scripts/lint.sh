@@ -46,7 +46,7 @@ step_begin "lint: checkpatch --strict"
 for p in "$BUILD"/series/*.patch; do
 	case $p in */0000-cover-letter.patch) continue ;; esac
 	name=$(basename "$p")
-	# spdxcheck.py needs python3-ply: use the distribution python3 first.
+	# spdxcheck.py needs python3-ply and python3-git: use the distribution python3 first.
 	out=$(PATH=/usr/bin:$PATH "$KTREE/scripts/checkpatch.pl" --strict --no-summary --terse --show-types "$p" 2>&1 || true)
 	count_findings "checkpatch: $name" "$out"
 done
