@@ -64,7 +64,9 @@ sparse_msgs() {
 		sed -E 's/:[0-9]+:[0-9]+: /: /' | sort -u || true
 }
 restore=
-trap '[ -z "$restore" ] || mv -f "$restore.lintsave" "$restore"' EXIT
+# The restored file is touched so that the next build recompiles the object
+# that the base version left behind.
+trap '[ -z "$restore" ] || { mv -f "$restore.lintsave" "$restore"; touch "$restore"; }' EXIT
 for f in "${files[@]}"; do
 	# Findings the stock file already has are not the series' doing: check
 	# the base version in the same build (then the patched one, which also
@@ -72,10 +74,11 @@ for f in "${files[@]}"; do
 	base=
 	if git -C "$KTREE" cat-file -e "base:$f" 2>/dev/null; then
 		restore=$KTREE/$f
-		cp -p "$KTREE/$f" "$restore.lintsave"
+		cp "$KTREE/$f" "$restore.lintsave"
 		git -C "$KTREE" show "base:$f" >"$KTREE/$f"
 		base=$(sparse_msgs "$f")
 		mv -f "$restore.lintsave" "$restore"
+		touch "$restore"
 		restore=
 	fi
 	out=$(comm -13 <(printf '%s\n' "$base") <(sparse_msgs "$f") | sed '/^$/d')
