@@ -50,11 +50,25 @@ known_reason() {
 	echo "$r"
 }
 
+# count_fail DESC: a failed subtest of run_one's test: counted as skipped
+# (and in kf) if it is known, else as a failure.
+count_fail() {
+	local reason
+	reason=$(known_reason "$base" "$1")
+	if [ -n "$reason" ]; then
+		s=$((s + 1)) kf=$((kf + 1))
+		echo "    known failure: $1 ($reason)"
+	else
+		f=$((f + 1))
+		echo "    FAIL: $1"
+	fi
+}
+
 # run_one LABEL DIR CMD LOG: runs one test and sets p, f, s to its counts.
 # A label ending in @t1 runs with promotion_threshold=1 (the stock kernel's
 # behaviour); known failures are looked up under the label without it.
 run_one() {
-	local label=$1 dir=$2 cmd=$3 log=$4 rc line desc reason base=${1%@t1}
+	local label=$1 dir=$2 cmd=$3 log=$4 rc line desc base=${1%@t1} kf=0
 	restore_settings
 	[ "$label" = "$base" ] || echo 1 >"$thp/promotion_threshold"
 	# cow, migration and pagemap_ioctl test hugetlb pages too: reserve some.
@@ -73,18 +87,9 @@ run_one() {
 		"ok "*) p=$((p + 1)) ;;
 		"not ok "*)
 			desc=${line#not ok }
-			desc=${desc#* }
-			reason=$(known_reason "$base" "$desc")
-			if [ -n "$reason" ]; then
-				s=$((s + 1))
-				echo "    known failure: $desc ($reason)"
-			else
-				f=$((f + 1))
-				echo "    FAIL: $desc"
-			fi ;;
+			count_fail "${desc#* }" ;;
 		esac
 	done < <(grep -aE '^(not )?ok [0-9]+ ' "$log")
-	local kf=0
 	if [ $((p + f + s)) -eq 0 ]; then
 		# No KTAP: count the "Doing something... OK|Fail|Skip" lines that
 		# khugepaged and others print, one per subtest.
@@ -93,15 +98,7 @@ run_one() {
 			case $line in
 			*OK*) p=$((p + 1)) ;;
 			*Skip*) s=$((s + 1)) ;;
-			*)
-				reason=$(known_reason "$base" "$desc")
-				if [ -n "$reason" ]; then
-					s=$((s + 1)) kf=$((kf + 1))
-					echo "    known failure: $desc ($reason)"
-				else
-					f=$((f + 1))
-					echo "    FAIL: $desc"
-				fi ;;
+			*) count_fail "$desc" ;;
 			esac
 		done < <(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -aE '\.\.\.+ *(OK|Fail|Skip)( |$)')
 		# A run whose only failures are known exits non-zero for them.

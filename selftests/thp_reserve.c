@@ -305,29 +305,119 @@ static void unmap_region(char *p, size_t len)
 static const int std_pages[] = { 0, 1, 2, 3, 100, 300, 301, 510 };
 #define NR_STD	((int)ARRAY_SIZE(std_pages))
 
+/*
+ * Writes to the n pages of the empty range at p: one new reservation, the
+ * first page allocated with the block and the others populated from it.
+ */
+static bool fill_reserving(const char *what, char *p, struct layout *l, const int *pages, int n)
+{
+	struct counters a, b;
+
+	counters_read(&a);
+	for (int i = 0; i < n; i++)
+		fill(p, l, pages[i]);
+	counters_read(&b);
+	return deltas(what, &a, &b, 1, n - 1, 0, NPG - n);
+}
+
+/* One write to page pg of an empty range: a new reservation, 511 pages held back. */
+static bool fill_reserves(const char *what, char *p, struct layout *l, int pg)
+{
+	return fill_reserving(what, p, l, &pg, 1);
+}
+
+/* One write to page pg at p neither makes nor uses a reservation. */
+static bool fill_unreserved(const char *what, char *p, struct layout *l, int pg)
+{
+	struct counters a, b;
+
+	counters_read(&a);
+	fill(p, l, pg);
+	counters_read(&b);
+	return deltas(what, &a, &b, 0, 0, 0, 0);
+}
+
+/*
+ * Only base pages are mapped (Rss rss_kb, no huge page), each at its own
+ * offset in one aligned block, and the whole range reads what was written.
+ */
+static bool check_small_pages(const char *what, char *p, const struct layout *l, long rss_kb)
+{
+	bool ok = expect("Rss kB", smaps_kb(p, "Rss"), rss_kb);
+
+	ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
+	ok &= check_block(what, p, l);
+	ok &= verify(what, p, l, 0, NPG);
+	return ok;
+}
+
 /* Map a region and write std_pages: one live reservation with 504 unused pages. */
 static char *reserve_std(struct tcase *t, struct layout *l)
 {
-	struct counters a, b;
 	char *p = map_region(PMD);
 
-	counters_read(&a);
-	for (int i = 0; i < NR_STD; i++)
-		fill(p, l, std_pages[i]);
-	counters_read(&b);
-	t->ok &= deltas("reserve", &a, &b, 1, NR_STD - 1, 0, NPG - NR_STD);
+	t->ok &= fill_reserving("reserve", p, l, std_pages, NR_STD);
 	t->ok &= check_block("reserve", p, l);
 	return p;
 }
 
-/* The operation since before released the reservation and nothing else. */
-static void expect_release(struct tcase *t, const char *what, const struct counters *before)
+/*
+ * Begin a release case: the std_pages reservation in a region of its own,
+ * and the counters just before the operation under test.
+ */
+static char *begin_release(struct tcase *t, const char *name, struct layout *l,
+			   struct counters *before)
+{
+	char *p;
+
+	case_begin(t, name);
+	p = reserve_std(t, l);
+	counters_read(before);
+	return p;
+}
+
+/* The operation since before released nr reservations and nothing else. */
+static void expect_releases(struct tcase *t, const char *what, const struct counters *before,
+			    long nr)
 {
 	struct counters after;
 
 	wait_reserved(t->c0.reserved);
 	counters_read(&after);
-	t->ok &= deltas(what, before, &after, 0, 0, 1, t->c0.reserved - before->reserved);
+	t->ok &= deltas(what, before, &after, 0, 0, nr, t->c0.reserved - before->reserved);
+}
+
+/* The operation since before released the reservation and nothing else. */
+static void expect_release(struct tcase *t, const char *what, const struct counters *before)
+{
+	expect_releases(t, what, before, 1);
+}
+
+/* munmap of the len bytes at p releases nr reservations and nothing else. */
+static void unmap_releases(struct tcase *t, char *p, size_t len, long nr)
+{
+	struct counters a;
+
+	counters_read(&a);
+	unmap_region(p, len);
+	expect_releases(t, "munmap", &a, nr);
+}
+
+/* A call of the operation under test that fails (ret nonzero) fails the case. */
+static void check_call(struct tcase *t, const char *call, int ret)
+{
+	if (ret) {
+		ksft_print_msg("%s: %s\n", call, strerror(errno));
+		t->ok = false;
+	}
+}
+
+/* The whole 2 MiB range at p still reads what was written; unmap it, end the case. */
+static void end_intact(struct tcase *t, const char *what, char *p, const struct layout *l)
+{
+	t->ok &= verify(what, p, l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(t, true);
 }
 
 /* ---- child processes -------------------------------------------------- */
@@ -376,6 +466,37 @@ static bool reap(pid_t pid)
 	return true;
 }
 
+/*
+ * Fork with two pipes, up from the child and down to it; each side closes
+ * the ends it does not use. Returns the child's pid, 0 in the child.
+ */
+static pid_t fork_piped(int up[2], int down[2])
+{
+	pid_t pid;
+
+	if (pipe(up) || pipe(down))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork_flushed();
+	if (!pid) {
+		close(up[0]);
+		close(down[1]);
+	} else {
+		close(up[1]);
+		close(down[0]);
+	}
+	return pid;
+}
+
+/* The child of fork_piped() exited with 0; the parent's pipe ends are closed. */
+static bool reap_piped(pid_t pid, int up[2], int down[2])
+{
+	bool ok = reap(pid);
+
+	close(up[0]);
+	close(down[1]);
+	return ok;
+}
+
 /* ==== 1-6: creation, populate, where no reservation is made ============ */
 
 /*
@@ -387,23 +508,14 @@ static bool reap(pid_t pid)
 static void test_first_write(void)
 {
 	struct layout l = {};
-	struct counters a, b;
 	struct tcase t;
 	char *p;
 
 	case_begin(&t, "reserve: first write maps one page of an aligned block");
 	p = map_region(PMD);
-	counters_read(&a);
-	fill(p, &l, 37);
-	counters_read(&b);
-	t.ok &= deltas("first write", &a, &b, 1, 0, 0, NPG - 1);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 4);
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
-	t.ok &= check_block("first write", p, &l);
-	t.ok &= verify("first write", p, &l, 0, NPG);
-	counters_read(&a);
-	unmap_region(p, PMD);
-	expect_release(&t, "munmap", &a);
+	t.ok &= fill_reserves("first write", p, &l, 37);
+	t.ok &= check_small_pages("first write", p, &l, 4);
+	unmap_releases(&t, p, PMD, 1);
 	case_end(&t, true);
 }
 
@@ -420,23 +532,16 @@ static void test_populate(void)
 
 	case_begin(&t, "populate: later writes map the block's own zeroed pages");
 	p = map_region(PMD);
-	counters_read(&a);
-	fill(p, &l, 37);
-	counters_read(&b);
-	t.ok &= deltas("first write", &a, &b, 1, 0, 0, NPG - 1);
+	t.ok &= fill_reserves("first write", p, &l, 37);
 	/* Half pages: the rest of each must read zero. */
+	counters_read(&a);
 	put(p, &l, 0, PG / 2, 1);
 	put(p, &l, 255, 100, 2);
 	put(p, &l, 511, 1, 3);
-	counters_read(&a);
-	t.ok &= deltas("3 more writes", &b, &a, 0, 3, 0, -3);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 16);
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
-	t.ok &= check_block("populate", p, &l);
-	t.ok &= verify("populate", p, &l, 0, NPG);
-	counters_read(&a);
-	unmap_region(p, PMD);
-	expect_release(&t, "munmap", &a);
+	counters_read(&b);
+	t.ok &= deltas("3 more writes", &a, &b, 0, 3, 0, -3);
+	t.ok &= check_small_pages("populate", p, &l, 16);
+	unmap_releases(&t, p, PMD, 1);
 	case_end(&t, true);
 }
 
@@ -461,17 +566,25 @@ static void test_read_then_write(void)
 	counters_read(&b);
 	CHECK(&t, sink == 0);
 	t.ok &= deltas("read fault", &a, &b, 0, 0, 0, 0);
-	fill(p, &l, 10);
-	counters_read(&a);
-	t.ok &= deltas("write after read", &b, &a, 1, 0, 0, NPG - 1);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 4);
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
-	t.ok &= check_block("write after read", p, &l);
-	t.ok &= verify("write after read", p, &l, 0, NPG);
-	counters_read(&a);
-	unmap_region(p, PMD);
-	expect_release(&t, "munmap", &a);
+	t.ok &= fill_reserves("write after read", p, &l, 10);
+	t.ok &= check_small_pages("write after read", p, &l, 4);
+	unmap_releases(&t, p, PMD, 1);
 	case_end(&t, true);
+}
+
+/*
+ * The first write (page 3) to the empty range at p maps a huge page
+ * (thp_fault_alloc +1, AnonHugePages 2 MiB) and reserves nothing.
+ */
+static bool fill_huge(const char *what, char *p, struct layout *l)
+{
+	long thp0 = vmstat_get("thp_fault_alloc");
+	bool ok = fill_unreserved("first write", p, l, 3);
+
+	ok &= expect("thp_fault_alloc delta", vmstat_get("thp_fault_alloc") - thp0, 1);
+	ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
+	ok &= verify(what, p, l, 0, NPG);
+	return ok;
 }
 
 /* MADV_HUGEPAGE VMAs keep today's behaviour: a huge page at first fault. */
@@ -480,24 +593,17 @@ static void test_madv_hugepage(void)
 	struct layout l = {};
 	struct counters a, b;
 	struct tcase t;
-	long thp0;
 	char *p;
 
 	case_begin(&t, "MADV_HUGEPAGE: first write maps a huge page, no reservation");
 	p = map_region(PMD);
 	if (madvise(p, PMD, MADV_HUGEPAGE))
 		ksft_exit_fail_msg("madvise(MADV_HUGEPAGE): %s\n", strerror(errno));
-	thp0 = vmstat_get("thp_fault_alloc");
+	t.ok &= fill_huge("MADV_HUGEPAGE", p, &l);
 	counters_read(&a);
-	fill(p, &l, 3);
-	counters_read(&b);
-	t.ok &= deltas("first write", &a, &b, 0, 0, 0, 0);
-	t.ok &= expect("thp_fault_alloc delta", vmstat_get("thp_fault_alloc") - thp0, 1);
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
-	t.ok &= verify("MADV_HUGEPAGE", p, &l, 0, NPG);
 	unmap_region(p, PMD);
-	counters_read(&a);
-	t.ok &= deltas("munmap", &b, &a, 0, 0, 0, 0);
+	counters_read(&b);
+	t.ok &= deltas("munmap", &a, &b, 0, 0, 0, 0);
 	case_end(&t, true);
 }
 
@@ -505,22 +611,13 @@ static void test_madv_hugepage(void)
 static void test_threshold_one(void)
 {
 	struct layout l = {};
-	struct counters a, b;
 	struct tcase t;
-	long thp0;
 	char *p;
 
 	case_begin(&t, "promotion_threshold=1: stock huge page at first write");
 	thp_set("promotion_threshold", "1");
 	p = map_region(PMD);
-	thp0 = vmstat_get("thp_fault_alloc");
-	counters_read(&a);
-	fill(p, &l, 3);
-	counters_read(&b);
-	t.ok &= deltas("first write", &a, &b, 0, 0, 0, 0);
-	t.ok &= expect("thp_fault_alloc delta", vmstat_get("thp_fault_alloc") - thp0, 1);
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
-	t.ok &= verify("threshold 1", p, &l, 0, NPG);
+	t.ok &= fill_huge("threshold 1", p, &l);
 	unmap_region(p, PMD);
 	thp_set("promotion_threshold", "256");
 	case_end(&t, true);
@@ -580,16 +677,13 @@ static void test_sysfs_input(void)
 static void test_munmap_all(void)
 {
 	struct layout l = {};
-	struct counters a;
 	struct tcase t;
 	char *p;
 
 	case_begin(&t, "release: munmap of the whole range");
 	p = reserve_std(&t, &l);
 	t.ok &= verify("before munmap", p, &l, 0, NPG);
-	counters_read(&a);
-	unmap_region(p, PMD);
-	expect_release(&t, "munmap", &a);
+	unmap_releases(&t, p, PMD, 1);
 	case_end(&t, true);
 }
 
@@ -606,17 +700,13 @@ static void test_munmap_middle(void)
 	long before;
 	char *p;
 
-	case_begin(&t, "release: munmap of one page frees the never-used pages");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
+	p = begin_release(&t, "release: munmap of one page frees the never-used pages", &l, &a);
 	before = free_kb();
 	munmap(p + 256 * PG, PG);
 	expect_release(&t, "munmap of page 256", &a);
 	t.ok &= free_rises("munmap of page 256", before, (NPG - NR_STD) * PG / 1024);
 	l.n[256] = SKIP_PAGE;
-	t.ok &= verify("after munmap of page 256", p, &l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(&t, true);
+	end_intact(&t, "after munmap of page 256", p, &l);
 }
 
 /* A child's reservations go with it at exit. */
@@ -633,16 +723,12 @@ static void test_exit(void)
 	counters_read(&a);
 	pid = fork_flushed();
 	if (!pid) {
+		static const int pages[] = { 0, 1 };
 		struct layout l = {};
-		struct counters c0, c1;
 		char *p = map_region(PMD);
-		bool ok = true;
+		bool ok;
 
-		counters_read(&c0);
-		fill(p, &l, 0);
-		fill(p, &l, 1);
-		counters_read(&c1);
-		ok &= deltas("child: 2 writes", &c0, &c1, 1, 1, 0, NPG - 2);
+		ok = fill_reserving("child: 2 writes", p, &l, pages, 2);
 		ok &= expect("child: Rss kB", smaps_kb(p, "Rss"), 8);
 		ok &= verify("child", p, &l, 0, NPG);
 		pipe_send(fds[1], ok);
@@ -693,9 +779,7 @@ static void test_mremap_shrink(void)
 	struct tcase t;
 	char *p;
 
-	case_begin(&t, "release: mremap shrink through the range");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
+	p = begin_release(&t, "release: mremap shrink through the range", &l, &a);
 	if (mremap(p, PMD, PMD / 2, 0) != p) {
 		ksft_print_msg("mremap: %s\n", strerror(errno));
 		t.ok = false;
@@ -715,17 +799,10 @@ static void test_mprotect_split(void)
 	struct tcase t;
 	char *p;
 
-	case_begin(&t, "release: mprotect of one page splits the VMA");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
-	if (mprotect(p + 300 * PG, PG, PROT_READ)) {
-		ksft_print_msg("mprotect: %s\n", strerror(errno));
-		t.ok = false;
-	}
+	p = begin_release(&t, "release: mprotect of one page splits the VMA", &l, &a);
+	check_call(&t, "mprotect", mprotect(p + 300 * PG, PG, PROT_READ));
 	expect_release(&t, "mprotect of page 300", &a);
-	t.ok &= verify("after mprotect", p, &l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(&t, true);
+	end_intact(&t, "after mprotect", p, &l);
 }
 
 /*
@@ -739,13 +816,8 @@ static void test_mlock_split(void)
 	struct tcase t;
 	char *p;
 
-	case_begin(&t, "release: mlock of one page splits the VMA");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
-	if (mlock(p + 300 * PG, PG)) {
-		ksft_print_msg("mlock: %s\n", strerror(errno));
-		t.ok = false;
-	}
+	p = begin_release(&t, "release: mlock of one page splits the VMA", &l, &a);
+	check_call(&t, "mlock", mlock(p + 300 * PG, PG));
 	expect_release(&t, "mlock of page 300", &a);
 	t.ok &= verify("after mlock", p, &l, 0, NPG);
 	munlock(p + 300 * PG, PG);
@@ -766,20 +838,14 @@ static void test_dontneed(void)
 	long before;
 	char *p;
 
-	case_begin(&t, "release: MADV_DONTNEED of one page frees the never-used pages");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
+	p = begin_release(&t, "release: MADV_DONTNEED of one page frees the never-used pages",
+			  &l, &a);
 	before = free_kb();
-	if (madvise(p + 300 * PG, PG, MADV_DONTNEED)) {
-		ksft_print_msg("madvise(MADV_DONTNEED): %s\n", strerror(errno));
-		t.ok = false;
-	}
+	check_call(&t, "madvise(MADV_DONTNEED)", madvise(p + 300 * PG, PG, MADV_DONTNEED));
 	expect_release(&t, "MADV_DONTNEED", &a);
 	t.ok &= free_rises("MADV_DONTNEED", before, (NPG - NR_STD + 1) * PG / 1024);
 	l.n[300] = 0;	/* zapped: reads zero */
-	t.ok &= verify("after MADV_DONTNEED", p, &l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(&t, true);
+	end_intact(&t, "after MADV_DONTNEED", p, &l);
 }
 
 /* MADV_FREE of one page: released; that page is its data or zero. */
@@ -791,22 +857,15 @@ static void test_madv_free(void)
 	struct layout one = {};
 	char *p;
 
-	case_begin(&t, "release: MADV_FREE of one page");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
-	if (madvise(p + 300 * PG, PG, MADV_FREE)) {
-		ksft_print_msg("madvise(MADV_FREE): %s\n", strerror(errno));
-		t.ok = false;
-	}
+	p = begin_release(&t, "release: MADV_FREE of one page", &l, &a);
+	check_call(&t, "madvise(MADV_FREE)", madvise(p + 300 * PG, PG, MADV_FREE));
 	expect_release(&t, "MADV_FREE", &a);
 	one.n[300] = l.n[300];
 	one.seed[300] = l.seed[300];
 	if (!page_is_zero(p + 300 * PG))
 		t.ok &= verify("MADV_FREE'd page", p, &one, 300, 301);
 	l.n[300] = SKIP_PAGE;
-	t.ok &= verify("after MADV_FREE", p, &l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(&t, true);
+	end_intact(&t, "after MADV_FREE", p, &l);
 }
 
 /* MADV_PAGEOUT of the used pages: released; data comes back (from swap). */
@@ -818,45 +877,28 @@ static void test_pageout(void)
 	long out0 = vmstat_get("pswpout");
 	char *p;
 
-	case_begin(&t, "release: MADV_PAGEOUT, data intact after swap-in");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
-	if (madvise(p, PMD, MADV_PAGEOUT)) {
-		ksft_print_msg("madvise(MADV_PAGEOUT): %s\n", strerror(errno));
-		t.ok = false;
-	}
+	p = begin_release(&t, "release: MADV_PAGEOUT, data intact after swap-in", &l, &a);
+	check_call(&t, "madvise(MADV_PAGEOUT)", madvise(p, PMD, MADV_PAGEOUT));
 	expect_release(&t, "MADV_PAGEOUT", &a);
 	ksft_print_msg("MADV_PAGEOUT: pswpout %+ld, Rss %ld kB, Swap %ld kB\n",
 		       vmstat_get("pswpout") - out0, smaps_kb(p, "Rss"), smaps_kb(p, "Swap"));
-	t.ok &= verify("after MADV_PAGEOUT", p, &l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(&t, true);
+	end_intact(&t, "after MADV_PAGEOUT", p, &l);
 }
 
 /* MADV_NOHUGEPAGE releases, and later writes in the range reserve nothing. */
 static void test_nohugepage(void)
 {
 	struct layout l = {};
-	struct counters a, b;
+	struct counters a;
 	struct tcase t;
 	char *p;
 
-	case_begin(&t, "release: MADV_NOHUGEPAGE, later writes reserve nothing");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
-	if (madvise(p, PMD, MADV_NOHUGEPAGE)) {
-		ksft_print_msg("madvise(MADV_NOHUGEPAGE): %s\n", strerror(errno));
-		t.ok = false;
-	}
+	p = begin_release(&t, "release: MADV_NOHUGEPAGE, later writes reserve nothing", &l, &a);
+	check_call(&t, "madvise(MADV_NOHUGEPAGE)", madvise(p, PMD, MADV_NOHUGEPAGE));
 	expect_release(&t, "MADV_NOHUGEPAGE", &a);
-	counters_read(&a);
-	fill(p, &l, 50);
-	counters_read(&b);
-	t.ok &= deltas("write after MADV_NOHUGEPAGE", &a, &b, 0, 0, 0, 0);
+	t.ok &= fill_unreserved("write after MADV_NOHUGEPAGE", p, &l, 50);
 	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), (NR_STD + 1) * 4);
-	t.ok &= verify("after MADV_NOHUGEPAGE", p, &l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(&t, true);
+	end_intact(&t, "after MADV_NOHUGEPAGE", p, &l);
 }
 
 /*
@@ -891,6 +933,7 @@ static __noreturn void fork_child(char *p, const struct layout *parent, int up, 
 
 static void test_fork(void)
 {
+	static const int pages[] = { FA, FB };
 	struct layout l = {};
 	struct counters s0, a, b;
 	int up[2], down[2];
@@ -900,22 +943,11 @@ static void test_fork(void)
 
 	case_begin(&t, "fork: child gets copies and no reservation, parent keeps its own");
 	p = map_region(PMD);
-	counters_read(&a);
-	fill(p, &l, FA);
-	fill(p, &l, FB);
-	counters_read(&b);
-	t.ok &= deltas("parent writes A, B", &a, &b, 1, 1, 0, NPG - 2);
-	if (pipe(up) || pipe(down))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	t.ok &= fill_reserving("parent writes A, B", p, &l, pages, 2);
 	counters_read(&s0);
-	pid = fork_flushed();
-	if (!pid) {
-		close(up[0]);
-		close(down[1]);
+	pid = fork_piped(up, down);
+	if (!pid)
 		fork_child(p, &l, up[1], down[0]);
-	}
-	close(up[1]);
-	close(down[0]);
 	t.ok &= pipe_wait(up[0]);
 	/* The reservation is still the parent's. */
 	counters_read(&a);
@@ -924,9 +956,7 @@ static void test_fork(void)
 	t.ok &= deltas("parent writes D after fork", &a, &b, 0, 1, 0, -1);
 	t.ok &= pipe_send(down[1], true);
 	t.ok &= pipe_wait(up[0]);
-	t.ok &= reap(pid);
-	close(up[0]);
-	close(down[1]);
+	t.ok &= reap_piped(pid, up, down);
 	/* C was written only by the child: for the parent it is a fresh page. */
 	counters_read(&a);
 	put(p, &l, FC, 64, 0x3001);
@@ -935,9 +965,7 @@ static void test_fork(void)
 	t.ok &= deltas("child's whole life", &s0, &b, 0, 2, 0, -2);
 	t.ok &= verify("parent after the child", p, &l, 0, NPG);
 	t.ok &= check_block("parent after the child", p, &l);
-	counters_read(&a);
-	unmap_region(p, PMD);
-	expect_release(&t, "munmap", &a);
+	unmap_releases(&t, p, PMD, 1);
 	case_end(&t, true);
 }
 
@@ -999,11 +1027,7 @@ static void test_zeroing(void)
 		}
 	}
 	t.ok &= data && pfns;
-	counters_read(&a);
-	unmap_region(p, ZLEN);
-	wait_reserved(t.c0.reserved);
-	counters_read(&b);
-	t.ok &= deltas("munmap", &a, &b, 0, 0, ZBLOCKS, t.c0.reserved - a.reserved);
+	unmap_releases(&t, p, ZLEN, ZBLOCKS);
 	case_end(&t, true);
 }
 
@@ -1106,10 +1130,7 @@ static void test_userfaultfd(void)
 	range.len = PMD;
 	if (ioctl(fd, UFFDIO_UNREGISTER, &range))
 		ksft_exit_fail_msg("UFFDIO_UNREGISTER: %s\n", strerror(errno));
-	counters_read(&a);
-	fill(p, &l, 200);
-	counters_read(&b);
-	t.ok &= deltas("write after unregister", &a, &b, 0, 0, 0, 0);
+	t.ok &= fill_unreserved("write after unregister", p, &l, 200);
 	t.ok &= verify("after unregister", p, &l, 0, NPG);
 	close(fd);
 	unmap_region(p, PMD);
@@ -1123,30 +1144,22 @@ static void test_userfaultfd(void)
 static void test_thp_disable(void)
 {
 	struct layout l = {}, lq = {}, lr = {};
-	struct counters a, b;
+	struct counters a;
 	struct tcase t;
 	char *p, *q, *r;
 
-	case_begin(&t, "PR_SET_THP_DISABLE releases and prevents reservations");
-	p = reserve_std(&t, &l);
-	counters_read(&a);
+	p = begin_release(&t, "PR_SET_THP_DISABLE releases and prevents reservations", &l, &a);
 	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
 		ksft_exit_fail_msg("prctl(PR_SET_THP_DISABLE, 1): %s\n", strerror(errno));
 	expect_release(&t, "PR_SET_THP_DISABLE", &a);
 	q = map_region(PMD);
-	counters_read(&a);
-	fill(q, &lq, 5);
-	counters_read(&b);
-	t.ok &= deltas("write with THP disabled", &a, &b, 0, 0, 0, 0);
+	t.ok &= fill_unreserved("write with THP disabled", q, &lq, 5);
 	t.ok &= expect("Rss kB with THP disabled", smaps_kb(q, "Rss"), 4);
 	t.ok &= expect("AnonHugePages kB with THP disabled", smaps_kb(q, "AnonHugePages"), 0);
 	if (prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0))
 		ksft_exit_fail_msg("prctl(PR_SET_THP_DISABLE, 0): %s\n", strerror(errno));
 	r = map_region(PMD);
-	counters_read(&a);
-	fill(r, &lr, 5);
-	counters_read(&b);
-	t.ok &= deltas("write with THP enabled again", &a, &b, 1, 0, 0, NPG - 1);
+	t.ok &= fill_reserves("write with THP enabled again", r, &lr, 5);
 	t.ok &= verify("reserved before prctl", p, &l, 0, NPG);
 	t.ok &= verify("written with THP disabled", q, &lq, 0, NPG);
 	t.ok &= verify("written after prctl 0", r, &lr, 0, NPG);
@@ -1261,9 +1274,7 @@ static void test_migration(void)
 		ksft_print_msg("migration: reservation released\n");
 		t.ok &= deltas("migration and write", &a, &b, 0, 0, 1, t.c0.reserved - a.reserved);
 	}
-	t.ok &= verify("after the write after migration", p, &l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(&t, true);
+	end_intact(&t, "after the write after migration", p, &l);
 }
 
 /*
@@ -1378,16 +1389,12 @@ static void test_memcg(void)
 		return;
 	}
 	case_begin(&t, name);
-	if (pipe(up) || pipe(down))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	counters_read(&a);
-	pid = fork_flushed();
+	pid = fork_piped(up, down);
 	if (!pid) {
 		struct layout l = {};
 		char *p;
 
-		close(up[0]);
-		close(down[1]);
 		if (!pipe_wait(down[0]))
 			_exit(2);
 		p = map_region(PMD);
@@ -1396,8 +1403,6 @@ static void test_memcg(void)
 		pipe_wait(down[0]);
 		_exit(0);
 	}
-	close(up[1]);
-	close(down[0]);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 	if (write_file(CG "/cgroup.procs", pidbuf)) {
 		ksft_print_msg("cannot move the child into %s\n", CG);
@@ -1425,9 +1430,7 @@ static void test_memcg(void)
 		t.ok = false;
 	}
 	t.ok &= pipe_send(down[1], true);
-	t.ok &= reap(pid);
-	close(up[0]);
-	close(down[1]);
+	t.ok &= reap_piped(pid, up, down);
 	wait_reserved(t.c0.reserved);
 	counters_read(&b);
 	t.ok &= deltas("child's life", &a, &b, 1, 0, 1, 0);
@@ -1440,6 +1443,349 @@ static void test_memcg(void)
 	if (enabled_memory)
 		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
 	case_end(&t, false);
+}
+
+/* ==== 25-28: MADV_COLLAPSE, tracepoints, MemAvailable, alloc failure === */
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/* A one-line sysfs/debugfs/tracefs value without its newline. */
+static int read_knob(const char *path, char *buf, size_t len)
+{
+	int err = read_file(path, buf, len);
+
+	if (!err)
+		buf[strcspn(buf, "\n")] = '\0';
+	return err;
+}
+
+/*
+ * MADV_COLLAPSE of a reserved range: the madvise hook releases the
+ * reservation (and splits the block), then the collapse copies the range
+ * into a new huge page. The data stays; nothing is left reserved.
+ */
+static void test_collapse(void)
+{
+	const char *name = "release: MADV_COLLAPSE copies the range into a huge page";
+	struct layout l = {};
+	struct counters a;
+	struct tcase t;
+	int ret = -1;
+	char *p;
+
+	/*
+	 * Unknown advice is EINVAL before the range is looked at, and an
+	 * empty range is 0: this tells "no MADV_COLLAPSE" apart from an
+	 * EINVAL for the range below, which is a failure.
+	 */
+	if (madvise(NULL, 0, MADV_COLLAPSE) && errno == EINVAL) {
+		ksft_test_result_skip("%s (no MADV_COLLAPSE)\n", name);
+		return;
+	}
+	p = begin_release(&t, name, &l, &a);
+	for (int try = 0; try < 3; try++) {
+		ret = madvise(p, PMD, MADV_COLLAPSE);
+		if (!ret)
+			break;
+		ksft_print_msg("madvise(MADV_COLLAPSE) try %d: %s\n", try, strerror(errno));
+		if (errno != EAGAIN)
+			break;
+		sleep_ms(100);
+	}
+	CHECK(&t, ret == 0);
+	expect_release(&t, "MADV_COLLAPSE", &a);
+	t.ok &= expect("AnonHugePages kB after MADV_COLLAPSE", smaps_kb(p, "AnonHugePages"), 2048);
+	end_intact(&t, "after MADV_COLLAPSE", p, &l);
+}
+
+/*
+ * The tracepoints: one write reserves the range at p (thp_res_alloc with
+ * haddr p and the block's first pfn), munmap releases it (thp_res_release
+ * with haddr p, nr_used=1, reason=unmap).
+ */
+#define TRACEFS		"/sys/kernel/tracing/"
+#define TRACE_EVENTS	TRACEFS "events/thp_reserve/"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void test_tracepoints(void)
+{
+	static const char * const enable[] = {
+		TRACE_EVENTS "thp_res_alloc/enable", TRACE_EVENTS "thp_res_release/enable",
+	};
+	const char *name = "tracepoints: thp_res_alloc and thp_res_release report the range";
+	char saved[ARRAY_SIZE(enable)][16], on[16] = "", haddr[64], pfn_str[64];
+	bool alloc_seen = false, release_seen = false, turned_on = false;
+	struct layout l = {};
+	unsigned long pfn;
+	size_t cap = 0;
+	char *line = NULL;
+	struct tcase t;
+	FILE *f;
+	int fd;
+	char *p;
+
+	if (access(TRACE_EVENTS, F_OK)) {
+		ksft_test_result_skip("%s (no %s)\n", name, TRACE_EVENTS);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(enable); i++) {
+		if (read_knob(enable[i], saved[i], sizeof(saved[i]))) {
+			ksft_test_result_skip("%s (cannot read %s)\n", name, enable[i]);
+			return;
+		}
+	}
+	case_begin(&t, name);
+	/* Events are recorded only while tracing is on. */
+	if (!read_knob(TRACEFS "tracing_on", on, sizeof(on)) && !strcmp(on, "0")) {
+		if (write_file(TRACEFS "tracing_on", "1")) {
+			ksft_print_msg("cannot turn tracing on\n");
+			t.ok = false;
+		}
+		turned_on = true;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(enable); i++) {
+		if (write_file(enable[i], "1")) {
+			ksft_print_msg("write 1 to %s failed\n", enable[i]);
+			t.ok = false;
+		}
+	}
+	fd = open(TRACEFS "trace", O_WRONLY | O_TRUNC);
+	if (fd < 0) {
+		ksft_print_msg("clear %strace: %s\n", TRACEFS, strerror(errno));
+		t.ok = false;
+	} else {
+		close(fd);
+	}
+
+	p = map_region(PMD);
+	t.ok &= fill_reserves("write", p, &l, 5);
+	t.ok &= check_block("write", p, &l);
+	t.ok &= verify("write", p, &l, 0, NPG);
+	pfn = pagemap_pfn(p + 5 * PG);
+	unmap_releases(&t, p, PMD, 1);
+
+	for (size_t i = 0; i < ARRAY_SIZE(enable); i++)
+		write_file(enable[i], "0");
+
+	/* The trailing space keeps 0x...200000 from matching 0x...2000000. */
+	snprintf(haddr, sizeof(haddr), " haddr=0x%lx ", (unsigned long)p);
+	snprintf(pfn_str, sizeof(pfn_str), " pfn=0x%lx ", pfn - 5);
+	f = fopen(TRACEFS "trace", "r");
+	if (!f) {
+		ksft_print_msg("open %strace: %s\n", TRACEFS, strerror(errno));
+		t.ok = false;
+	}
+	while (f && getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strstr(line, haddr))
+			continue;
+		if (strstr(line, " thp_res_alloc: ")) {
+			alloc_seen = true;
+			/* pagemap_pfn is 0 when PFNs are hidden: not checked then. */
+			if (pfn && !strstr(line, pfn_str)) {
+				ksft_print_msg("thp_res_alloc line without%s: %s\n", pfn_str, line);
+				t.ok = false;
+			}
+		} else if (strstr(line, " thp_res_release: ")) {
+			if (strstr(line, " nr_used=1 ") && ends_with(line, " reason=unmap"))
+				release_seen = true;
+			else
+				ksft_print_msg("other thp_res_release line: %s\n", line);
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	if (!alloc_seen)
+		ksft_print_msg("no thp_res_alloc line with%s\n", haddr);
+	if (!release_seen)
+		ksft_print_msg("no thp_res_release line with%snr_used=1 reason=unmap\n", haddr);
+	t.ok &= alloc_seen && release_seen;
+
+	/* "0*" or "1*" (soft-disabled) is written back as its digit. */
+	for (size_t i = 0; i < ARRAY_SIZE(enable); i++)
+		write_file(enable[i], saved[i][0] == '1' ? "1" : "0");
+	if (turned_on)
+		write_file(TRACEFS "tracing_on", "0");
+	case_end(&t, true);
+}
+
+/*
+ * MemAvailable counts nr_thp_reserved as available: 64 reservations take
+ * 128 MiB out of MemFree but leave MemAvailable nearly where it was.
+ */
+#define MLEN		(128UL << 20)
+#define MRANGES		((int)(MLEN / PMD))
+
+/* The page written in range i, and its seed. */
+static int mem_page(int i)
+{
+	return (i * 97) % NPG;
+}
+
+static void test_memavailable(void)
+{
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	long avail0, avail1, free0, free1;
+	char *p;
+
+	case_begin(&t, "MemAvailable counts reserved pages");
+	p = map_region(MLEN);
+	counters_read(&a);
+	avail0 = meminfo_kb("MemAvailable");
+	free0 = free_kb();
+	for (int i = 0; i < MRANGES; i++)
+		put(p + i * PMD, &l, mem_page(i), 1, 0x7000 + i);
+	counters_read(&b);
+	avail1 = meminfo_kb("MemAvailable");
+	free1 = free_kb();
+	t.ok &= deltas("one write in each of 64 ranges", &a, &b, MRANGES, 0, 0,
+		       (long)MRANGES * (NPG - 1));
+	ksft_print_msg("64 reservations: MemFree %+ld kB, MemAvailable %+ld kB\n",
+		       free1 - free0, avail1 - avail0);
+	if (avail0 < 0 || avail1 < 0) {
+		ksft_print_msg("no MemAvailable in /proc/meminfo\n");
+		t.ok = false;
+	}
+	if (free0 - free1 < 100L << 10) {
+		ksft_print_msg("MemFree dropped by %ld kB, want >= %ld kB\n",
+			       free0 - free1, 100L << 10);
+		t.ok = false;
+	}
+	if (avail0 - avail1 >= 16L << 10) {
+		ksft_print_msg("MemAvailable dropped by %ld kB, want < %ld kB\n",
+			       avail0 - avail1, 16L << 10);
+		t.ok = false;
+	}
+	for (int i = 0; i < MRANGES; i++) {
+		memset(&l, 0, sizeof(l));
+		l.seed[mem_page(i)] = 0x7000 + i;
+		l.n[mem_page(i)] = 1;
+		if (!verify("after the 64 writes", p + i * PMD, &l, 0, NPG)) {
+			ksft_print_msg("(in range %d)\n", i);
+			t.ok = false;
+			break;
+		}
+	}
+	unmap_releases(&t, p, MLEN, MRANGES);
+	case_end(&t, true);
+}
+
+/*
+ * A failed block allocation is counted (thp_res_alloc_failed) and the stock
+ * path handles the fault. fail_page_alloc fails one order-9 allocation of
+ * this task only (task-filter, make-it-fail); the stock path's own huge page
+ * attempt then succeeds or falls back to base pages: either way the page is
+ * mapped with the data written.
+ */
+#define FAIL_PA		"/sys/kernel/debug/fail_page_alloc/"
+#define MAKE_IT_FAIL	"/proc/self/make-it-fail"
+
+static void test_alloc_failure(void)
+{
+	/* Set in this order and restored in reverse: probability last on, first off. */
+	static const char * const knob[] = {
+		"task-filter", "min-order", "ignore-gfp-wait", "ignore-gfp-highmem",
+		"interval", "times", "verbose", "space", "probability",
+	};
+	static const char * const val[ARRAY_SIZE(knob)] = {
+		"Y", "9", "N", "N", "1", "1", "0", "0", "100",
+	};
+	const char *name = "alloc failure: counted, and the stock path runs";
+	char saved[ARRAY_SIZE(knob)][32], path[128], defrag[32];
+	struct layout l = {};
+	struct counters a, b;
+	struct tcase t;
+	long anon, rss;
+	size_t set;
+	char *p;
+
+	if (access(FAIL_PA, F_OK)) {
+		ksft_test_result_skip("%s (no %s)\n", name, FAIL_PA);
+		return;
+	}
+	if (access(MAKE_IT_FAIL, W_OK)) {
+		ksft_test_result_skip("%s (no %s)\n", name, MAKE_IT_FAIL);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(knob); i++) {
+		snprintf(path, sizeof(path), FAIL_PA "%s", knob[i]);
+		if (read_knob(path, saved[i], sizeof(saved[i]))) {
+			ksft_test_result_skip("%s (cannot read %s)\n", name, path);
+			return;
+		}
+	}
+	if (thp_get_policy("defrag", defrag, sizeof(defrag)))
+		defrag[0] = '\0';
+	case_begin(&t, name);
+	/*
+	 * No direct reclaim in the THP gfp mask: with it (defrag=always),
+	 * alloc_pages_mpol() tries a second time after the failed
+	 * __GFP_THISNODE attempt, and that one would succeed.
+	 */
+	thp_set("defrag", "never");
+	p = map_region(PMD);
+	for (set = 0; set < ARRAY_SIZE(knob); set++) {
+		snprintf(path, sizeof(path), FAIL_PA "%s", knob[set]);
+		if (write_file(path, val[set])) {
+			ksft_print_msg("write %s to %s failed\n", val[set], path);
+			t.ok = false;
+			break;
+		}
+	}
+	counters_read(&a);
+	if (set == ARRAY_SIZE(knob)) {
+		if (write_file(MAKE_IT_FAIL, "1")) {
+			ksft_print_msg("write 1 to %s failed\n", MAKE_IT_FAIL);
+			t.ok = false;
+		} else {
+			/*
+			 * Until make-it-fail is 0 again this task does nothing
+			 * but this one write fault (no libc allocation, no
+			 * output): the one failure is the block's.
+			 */
+			fill(p, &l, 9);
+			if (write_file(MAKE_IT_FAIL, "0")) {
+				ksft_print_msg("write 0 to %s failed\n", MAKE_IT_FAIL);
+				t.ok = false;
+			}
+		}
+	}
+	while (set-- > 0) {
+		snprintf(path, sizeof(path), FAIL_PA "%s", knob[set]);
+		if (write_file(path, saved[set])) {
+			ksft_print_msg("restore %s to %s failed\n", path, saved[set]);
+			t.ok = false;
+		}
+	}
+	if (!l.n[9])
+		fill(p, &l, 9);	/* not configured: the case has failed already */
+	counters_read(&b);
+	t.ok &= expect("thp_res_alloc_failed delta", b.failed - a.failed, 1);
+	t.ok &= deltas("write fault with the block allocation failing", &a, &b, 0, 0, 0, 0);
+	anon = smaps_kb(p, "AnonHugePages");
+	rss = smaps_kb(p, "Rss");
+	ksft_print_msg("alloc failure: stock path mapped AnonHugePages %ld kB, Rss %ld kB\n",
+		       anon, rss);
+	if (rss < 4) {
+		ksft_print_msg("Rss %ld kB, want >= 4 kB\n", rss);
+		t.ok = false;
+	}
+	t.ok &= verify("after the failed block allocation", p, &l, 0, NPG);
+	if (defrag[0])
+		thp_set("defrag", defrag);
+	unmap_region(p, PMD);
+	case_end(&t, true);
 }
 
 static void (* const tests[])(void) = {
@@ -1467,6 +1813,10 @@ static void (* const tests[])(void) = {
 	test_migration,
 	test_ksm,
 	test_memcg,
+	test_collapse,
+	test_tracepoints,
+	test_memavailable,
+	test_alloc_failure,
 };
 
 int main(void)
