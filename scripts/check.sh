@@ -75,7 +75,7 @@ if [ $vmrc -ne 0 ] && [ -f "$res/counts" ]; then
 	echo "FAIL: kernel log check (see above; console: $res/console.log)"
 	fail=$((fail + 1))
 fi
-[ -f "$res/retried" ] && echo "note: flaky upstream tests that failed once and were retried: $(tr '\n' ' ' <"$res/retried")(first logs: $res/*.attempt1.log)"
+[ -f "$res/retried" ] && echo "note: flaky upstream tests rerun after a failure (one line per rerun): $(tr '\n' ' ' <"$res/retried")(failed runs: $res/*.attempt*.log)"
 t=$(($(date +%s) - t0))
 echo "make check: $release, $((t / 60))m$((t % 60))s, results in $res"
 echo "$pass passed, $fail failed, $skip skipped"
