@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# demo.sh: runs in the guest for make run. Shows the THP knobs, the THP
-# counters, and what a sparse and a dense workload get from the kernel.
+# demo.sh: runs in the guest for make run. Shows the THP knobs, then what a
+# sparse, a half-used and a dense workload get from the kernel under stock
+# THP (enabled=always with promotion_threshold=1), with reservations
+# (enabled=always, the default threshold) and without THP (enabled=never),
+# and that every reserved page comes back when the workloads exit.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 touch_bin=$top/build/tools/thp_touch
 thp=/sys/kernel/mm/transparent_hugepage
+size=${DEMO_MIB:-256}
 echo "kernel: $(uname -r)"
 echo
 echo "== THP knobs ($thp)"
@@ -13,17 +17,36 @@ for f in enabled defrag use_zero_page shrink_underused promotion_threshold \
 	khugepaged/max_ptes_none khugepaged/scan_sleep_millisecs; do
 	[ -f "$thp/$f" ] && printf '  %-32s %s\n' "$f" "$(cat "$thp/$f")"
 done
-[ -f "$thp/promotion_threshold" ] || echo "  (promotion_threshold: not in this kernel: no reservations yet)"
-for policy in always never; do
-	echo always >"$thp/enabled"
-	echo "$policy" >"$thp/enabled"
+if [ -f "$thp/promotion_threshold" ]; then
+	default=$(cat "$thp/promotion_threshold")
+else
+	default=
+	echo "  (promotion_threshold: not in this kernel: no reservations)"
+fi
+# run_policy NAME ENABLED THRESHOLD: the three workloads under one policy.
+run_policy() {
+	local name=$1 enabled=$2 threshold=$3 pattern
+	echo "$enabled" >"$thp/enabled"
+	[ -z "$threshold" ] || echo "$threshold" >"$thp/promotion_threshold"
 	echo
-	echo "== enabled=$policy: sparse workload (256 MiB, one page written per 2 MiB)"
-	"$touch_bin" 256 sparse
-	echo "== enabled=$policy: dense workload (256 MiB, every page written)"
-	"$touch_bin" 256 dense
-done
+	echo "== $name"
+	for pattern in sparse 64 dense; do
+		"$touch_bin" "$size" "$pattern"
+	done
+}
+run_policy "stock THP: enabled=always, promotion_threshold=1" always "${default:+1}"
+[ -z "$default" ] ||
+	run_policy "reservations: enabled=always, promotion_threshold=$default" always "$default"
+run_policy "no THP: enabled=never" never ""
 echo always >"$thp/enabled"
+[ -z "$default" ] || echo "$default" >"$thp/promotion_threshold"
 echo
-echo "== /proc/vmstat THP counters after the workloads (non-zero)"
-grep -E '^(thp_|nr_anon_transparent|nr_thp)' /proc/vmstat | awk '$2 != 0 { printf "  %-36s %s\n", $1, $2 }'
+echo "Rss is what the workload pays for; MemFree is what the system lost while"
+echo "it ran. With reservations the sparse workload pays for one 4 kB page per"
+echo "2 MiB instead of 2 MiB, while the whole block stays reserved for it"
+echo "(nr_thp_reserved) and counts as available in MemAvailable."
+echo
+echo "== after the workloads exited"
+echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null || true
+grep -E '^(nr_thp_reserved|thp_res_|thp_fault_alloc|thp_collapse_alloc)' /proc/vmstat |
+	awk '{ printf "  %-36s %s\n", $1, $2 }'

@@ -103,6 +103,34 @@ static bool verify(const char *what, const char *p, const struct layout *l, int 
 	return true;
 }
 
+/*
+ * verify() that goes on past a mismatch, over the written pages only: the
+ * number of their bytes that are not the pattern where written and zero
+ * elsewhere. The first such byte is printed if print.
+ */
+static long count_bad(const char *what, const char *p, const struct layout *l, bool print)
+{
+	long bad = 0;
+
+	for (int pg = 0; pg < NPG; pg++) {
+		const unsigned char *q = (const unsigned char *)p + pg * PG;
+
+		if (!l->n[pg] || l->n[pg] == SKIP_PAGE)
+			continue;
+		for (unsigned long off = 0; off < PG; off++) {
+			unsigned char want = off < l->n[pg] ? pat(l->seed[pg], off) : 0;
+
+			if (q[off] == want)
+				continue;
+			if (print && !bad)
+				ksft_print_msg("%s: page %d byte %lu is %#x, want %#x\n",
+					       what, pg, off, q[off], want);
+			bad++;
+		}
+	}
+	return bad;
+}
+
 static bool page_is_zero(const char *q)
 {
 	for (unsigned long off = 0; off < PG; off++)
@@ -1360,34 +1388,69 @@ static bool has_word(const char *list, const char *word)
 	return false;
 }
 
+/*
+ * Make the group cg, with the memory controller enabled in the root's
+ * subtree_control (*enabled_memory: by this call, for cg_remove() to undo).
+ * Returns false, the case reported as skipped, if that cannot be done.
+ */
+static bool cg_create(const char *name, const char *cg, bool *enabled_memory)
+{
+	char buf[512];
+	int err;
+
+	*enabled_memory = false;
+	if (read_file(CG_ROOT "cgroup.controllers", buf, sizeof(buf)) || !has_word(buf, "memory")) {
+		ksft_test_result_skip("%s (no memory controller)\n", name);
+		return false;
+	}
+	if (!read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)) &&
+	    !has_word(buf, "memory")) {
+		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory")) {
+			ksft_test_result_skip("%s (cannot enable +memory)\n", name);
+			return false;
+		}
+		*enabled_memory = true;
+	}
+	rmdir(cg);
+	if (mkdir(cg, 0755)) {
+		err = errno;
+		if (*enabled_memory)
+			write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+		ksft_test_result_skip("%s (mkdir %s: %s)\n", name, cg, strerror(err));
+		return false;
+	}
+	return true;
+}
+
+/* Remove the group cg once its tasks are gone (up to 2 s), undo +memory. */
+static bool cg_remove(const char *cg, bool enabled_memory)
+{
+	bool ok = true;
+
+	for (int i = 0; i < 20 && rmdir(cg); i++)
+		sleep_ms(100);
+	if (!access(cg, F_OK)) {
+		ksft_print_msg("rmdir %s: %s\n", cg, strerror(errno));
+		ok = false;
+	}
+	if (enabled_memory)
+		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+	return ok;
+}
+
 static void test_memcg(void)
 {
 	const char *name = "memcg: the whole block is charged at reserve time";
 	char buf[512], pidbuf[32];
-	bool enabled_memory = false;
+	bool enabled_memory;
 	int up[2], down[2];
 	long current, anon = -1;
 	struct counters a, b;
 	struct tcase t;
 	pid_t pid;
 
-	if (read_file(CG_ROOT "cgroup.controllers", buf, sizeof(buf)) || !has_word(buf, "memory")) {
-		ksft_test_result_skip("%s (no memory controller)\n", name);
+	if (!cg_create(name, CG, &enabled_memory))
 		return;
-	}
-	if (!read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)) &&
-	    !has_word(buf, "memory")) {
-		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory")) {
-			ksft_test_result_skip("%s (cannot enable +memory)\n", name);
-			return;
-		}
-		enabled_memory = true;
-	}
-	rmdir(CG);
-	if (mkdir(CG, 0755)) {
-		ksft_test_result_skip("%s (mkdir %s: %s)\n", name, CG, strerror(errno));
-		return;
-	}
 	case_begin(&t, name);
 	counters_read(&a);
 	pid = fork_piped(up, down);
@@ -1434,14 +1497,7 @@ static void test_memcg(void)
 	wait_reserved(t.c0.reserved);
 	counters_read(&b);
 	t.ok &= deltas("child's life", &a, &b, 1, 0, 1, 0);
-	for (int i = 0; i < 20 && rmdir(CG); i++)
-		sleep_ms(100);
-	if (!access(CG, F_OK)) {
-		ksft_print_msg("rmdir %s: %s\n", CG, strerror(errno));
-		t.ok = false;
-	}
-	if (enabled_memory)
-		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+	t.ok &= cg_remove(CG, enabled_memory);
 	case_end(&t, false);
 }
 
@@ -1788,6 +1844,210 @@ static void test_alloc_failure(void)
 	case_end(&t, true);
 }
 
+/* ==== 29-30: reclaim, compaction ========================================= */
+
+/*
+ * memcg reclaim: a child in a group limited to 24 MiB (swap unlimited)
+ * writes 8 pages in each of 64 ranges, about 2 MiB of data, but the blocks
+ * would charge 128 MiB. Block charges fail (thp_res_alloc_failed, stock
+ * path) or reclaim splits and swaps the blocks out; the pages are written
+ * page by page across the ranges, so later writes meet blocks that reclaim
+ * has taken. Every byte comes back as written. Exit releases what is left.
+ */
+#define RLEN		(128UL << 20)
+#define RRANGES		((int)(RLEN / PMD))
+#define CG_RECLAIM	CG_ROOT "thpres-reclaim"
+
+/* What the reclaim child reports: bad bytes and vmstat deltas around its work. */
+struct reclaim_report {
+	long bad, alloc, failed, release, pswpout;
+};
+
+/*
+ * What the child writes into range i: page std_pages[j] its first
+ * PG - 64 * j bytes, with a seed of its own; the rest of the page stays zero.
+ */
+static void reclaim_layout(struct layout *l, int i)
+{
+	memset(l, 0, sizeof(*l));
+	for (int j = 0; j < NR_STD; j++) {
+		l->seed[std_pages[j]] = 0x8000 + i * NR_STD + j;
+		l->n[std_pages[j]] = PG - 64 * j;
+	}
+}
+
+static __noreturn void reclaim_child(int up)
+{
+	struct reclaim_report r = {};
+	struct counters c0, c1;
+	struct layout l;
+	char pidbuf[32];
+	long out0;
+	char *p;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+	if (write_file(CG_RECLAIM "/cgroup.procs", pidbuf)) {
+		ksft_print_msg("child: cannot join %s\n", CG_RECLAIM);
+		fflush(stdout);
+		_exit(2);
+	}
+	p = map_region(RLEN);
+	counters_read(&c0);
+	out0 = vmstat_get("pswpout");
+	for (int j = 0; j < NR_STD; j++) {
+		for (int i = 0; i < RRANGES; i++) {
+			int pg = std_pages[j];
+
+			reclaim_layout(&l, i);
+			put(p + i * PMD, &l, pg, l.n[pg], l.seed[pg]);
+		}
+	}
+	ksft_print_msg("child: after the writes Rss %ld kB, Swap %ld kB\n",
+		       smaps_kb(p, "Rss"), smaps_kb(p, "Swap"));
+	for (int i = 0; i < RRANGES; i++) {
+		long bad;
+
+		reclaim_layout(&l, i);
+		bad = count_bad("child: read back", p + i * PMD, &l, !r.bad);
+		if (bad)
+			ksft_print_msg("child: range %d: %ld bad bytes\n", i, bad);
+		r.bad += bad;
+	}
+	counters_read(&c1);
+	r.pswpout = vmstat_get("pswpout") - out0;
+	r.alloc = c1.alloc - c0.alloc;
+	r.failed = c1.failed - c0.failed;
+	r.release = c1.release - c0.release;
+	fflush(stdout);
+	if (write(up, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		_exit(3);
+	_exit(0);	/* still mapped: exit releases what is left */
+}
+
+static void test_reclaim(void)
+{
+	const char *name = "reclaim: memcg pressure swaps reserved pages out and back intact";
+	struct reclaim_report r;
+	struct counters a, b;
+	bool enabled_memory, got;
+	int up[2], down[2];
+	struct tcase t;
+	long now = 0;
+	pid_t pid;
+	int err;
+
+	if (meminfo_kb("SwapTotal") <= 0) {
+		ksft_test_result_skip("%s (no swap)\n", name);
+		return;
+	}
+	if (!cg_create(name, CG_RECLAIM, &enabled_memory))
+		return;
+	case_begin(&t, name);
+	err = write_file(CG_RECLAIM "/memory.max", "24M");
+	if (err) {
+		ksft_print_msg("write 24M to %s/memory.max: %s\n", CG_RECLAIM, strerror(-err));
+		t.ok = false;
+	} else {
+		/* Without swap accounting there is no limit to lift. */
+		err = write_file(CG_RECLAIM "/memory.swap.max", "max");
+		if (err)
+			ksft_print_msg("write max to %s/memory.swap.max: %s (ignored)\n",
+				       CG_RECLAIM, strerror(-err));
+		counters_read(&a);
+		pid = fork_piped(up, down);
+		if (!pid)
+			reclaim_child(up[1]);
+		got = read(up[0], &r, sizeof(r)) == (ssize_t)sizeof(r);
+		t.ok &= reap_piped(pid, up, down);
+		if (!got) {
+			ksft_print_msg("no report from the child\n");
+			t.ok = false;
+		} else {
+			ksft_print_msg("reclaim: child saw thp_res_alloc %+ld, thp_res_alloc_failed %+ld, thp_res_release %+ld, pswpout %+ld\n",
+				       r.alloc, r.failed, r.release, r.pswpout);
+			t.ok &= expect("bad bytes", r.bad, 0);
+			if (r.alloc + r.failed < 1) {
+				ksft_print_msg("thp_res_alloc + thp_res_alloc_failed %+ld, want >= 1\n",
+					       r.alloc + r.failed);
+				t.ok = false;
+			}
+		}
+		/* Every reservation made was released, at the latest at exit. */
+		wait_reserved(t.c0.reserved);
+		counters_read(&b);
+		if (b.release - a.release != b.alloc - a.alloc) {
+			ksft_print_msg("child's life: thp_res_release %+ld, thp_res_alloc %+ld, want equal\n",
+				       b.release - a.release, b.alloc - a.alloc);
+			t.ok = false;
+		}
+	}
+	t.ok &= cg_remove(CG_RECLAIM, enabled_memory);
+	/*
+	 * Swap cache may hold pages for a while: free memory within 1% after
+	 * up to 5 s is reported, not required; case_end() checks nr_thp_reserved.
+	 */
+	for (int i = 0; i < 100; i++) {
+		now = free_kb();
+		if (now >= t.free0 - t.free0 / 100)
+			break;
+		sleep_ms(50);
+	}
+	if (now < t.free0 - t.free0 / 100)
+		ksft_print_msg("reclaim: free %ld kB, was %ld kB before the case (%+ld kB), not checked\n",
+			       now, t.free0, now - t.free0);
+	case_end(&t, false);
+}
+
+/*
+ * compact_memory does not move PMD-order folios, a partly mapped block
+ * included: the data stays, and the reservation keeps working (later writes
+ * populate from it, nothing is allocated or released).
+ */
+#define COMPACT_MEMORY	"/proc/sys/vm/compact_memory"
+
+static void test_compaction(void)
+{
+	static const int more[] = { 5, 150, 400, 509 };
+	static const int later[] = { 6, 200, 256, 511 };
+	const char *name = "compaction: compact_memory keeps reserved data and counters";
+	struct layout l = {};
+	struct counters a, b;
+	unsigned long pfn0, pfn1;
+	struct tcase t;
+	int err;
+	char *p;
+
+	if (access(COMPACT_MEMORY, W_OK)) {
+		ksft_test_result_skip("%s (no %s)\n", name, COMPACT_MEMORY);
+		return;
+	}
+	case_begin(&t, name);
+	p = reserve_std(&t, &l);
+	counters_read(&a);
+	for (size_t i = 0; i < ARRAY_SIZE(more); i++)
+		fill(p, &l, more[i]);
+	counters_read(&b);
+	t.ok &= deltas("4 more writes", &a, &b, 0, 4, 0, -4);
+	pfn0 = pagemap_pfn(p);
+	counters_read(&a);
+	err = write_file(COMPACT_MEMORY, "1");
+	if (err) {
+		ksft_print_msg("write 1 to %s: %s\n", COMPACT_MEMORY, strerror(-err));
+		t.ok = false;
+	}
+	pfn1 = pagemap_pfn(p);
+	ksft_print_msg("compaction: block pfn %#lx before, %#lx after\n", pfn0 / NPG, pfn1 / NPG);
+	t.ok &= check_small_pages("after compact_memory", p, &l, (NR_STD + 4) * 4);
+	/* Partial pages: the rest of each must read zero. */
+	for (size_t i = 0; i < ARRAY_SIZE(later); i++)
+		put(p, &l, later[i], 100 + 1000 * i, 0x9000 + i);
+	counters_read(&b);
+	t.ok &= deltas("compact_memory and 4 writes", &a, &b, 0, 4, 0, -4);
+	t.ok &= check_small_pages("writes after compact_memory", p, &l, (NR_STD + 8) * 4);
+	unmap_releases(&t, p, PMD, 1);
+	case_end(&t, true);
+}
+
 static void (* const tests[])(void) = {
 	test_first_write,
 	test_populate,
@@ -1817,6 +2077,8 @@ static void (* const tests[])(void) = {
 	test_tracepoints,
 	test_memavailable,
 	test_alloc_failure,
+	test_reclaim,
+	test_compaction,
 };
 
 int main(void)

@@ -46,16 +46,29 @@ static long field(const char *path, const char *key, unsigned long addr)
 }
 
 static const char *const counters[] = {
-	"thp_fault_alloc", "thp_collapse_alloc", "nr_thp_reserved", "thp_res_alloc",
-	"thp_res_release", "thp_res_promote",
+	"thp_fault_alloc", "thp_collapse_alloc", "thp_res_alloc", "thp_res_populate",
+	"thp_res_release", "nr_thp_reserved",
 };
 #define NR_CTR (sizeof(counters) / sizeof(counters[0]))
 
-static void report(const char *when, char *p, long base[NR_CTR])
+/* Folds the per-CPU vmstat deltas in, so that small changes show. */
+static void refresh(void)
 {
-	printf("  %-8s Rss %7ld kB  AnonHugePages %7ld kB ", when,
+	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+
+	if (f) {
+		fputs("1", f);
+		fclose(f);
+	}
+}
+
+static void report(const char *when, char *p, long base[NR_CTR], long free0)
+{
+	refresh();
+	printf("  %-8s Rss %7ld kB  AnonHugePages %7ld kB  MemFree %+8ld kB ", when,
 	       field("/proc/self/smaps", "Rss", (unsigned long)p),
-	       field("/proc/self/smaps", "AnonHugePages", (unsigned long)p));
+	       field("/proc/self/smaps", "AnonHugePages", (unsigned long)p),
+	       field("/proc/meminfo", "MemFree", 0) - free0);
 	for (size_t i = 0; i < NR_CTR; i++) {
 		long v = field("/proc/vmstat", counters[i], 0);
 
@@ -68,7 +81,7 @@ static void report(const char *when, char *p, long base[NR_CTR])
 int main(int argc, char **argv)
 {
 	unsigned long size, per, off;
-	long base[NR_CTR];
+	long base[NR_CTR], free0;
 	char *raw, *p;
 
 	if (argc < 3) {
@@ -86,8 +99,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "thp_touch: bad size or pattern\n");
 		return 2;
 	}
+	refresh();
 	for (size_t i = 0; i < NR_CTR; i++)
 		base[i] = field("/proc/vmstat", counters[i], 0);
+	free0 = field("/proc/meminfo", "MemFree", 0);
 	raw = mmap(NULL, size + HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED) {
 		perror("mmap");
@@ -98,10 +113,10 @@ int main(int argc, char **argv)
 		for (unsigned long i = 0; i < per; i++)
 			p[off + i * PAGE] = 1;
 	printf("thp_touch: %lu MiB, %lu of %lu pages per 2 MiB written\n", size >> 20, per, HPAGE / PAGE);
-	report("touched", p, base);
+	report("touched", p, base, free0);
 	if (argc > 3 && atoi(argv[3]) > 0) {
 		sleep(atoi(argv[3]));
-		report("settled", p, base);
+		report("settled", p, base, free0);
 	}
 	return 0;
 }
