@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# guest-tests.sh OUTDIR TESTLIST: run inside the guest. Runs each test of
-# TESTLIST ("label<TAB>dir<TAB>./program args" lines), saves its output in OUTDIR,
-# counts KTAP results and writes OUTDIR/counts ("passed failed skipped").
+# guest-tests.sh OUTDIR TESTLIST [COUNTS]: run inside the guest. Runs each test
+# of TESTLIST ("label<TAB>dir<TAB>./program args" lines), saves its output in
+# OUTDIR, counts KTAP results and writes COUNTS (default OUTDIR/counts) as
+# "passed failed skipped".
 # A "not ok" listed in selftests/upstream-known-failures (same label and
 # description) counts as skipped, with its reason printed. A failing test
 # listed in selftests/upstream-flaky is run up to twice more; OUTDIR/retried
@@ -10,6 +11,7 @@
 set -u
 out=$1
 list=$2
+counts=${3:-$1/counts}
 top=$(cd "$(dirname "$0")/.." && pwd)
 known=$top/selftests/upstream-known-failures
 differ=$top/selftests/upstream-expected-differences
@@ -161,4 +163,4 @@ while IFS=$'\t' read -r label dir cmd; do
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 	echo "==> test $label done ($(($(date +%s) - t0))s): $p passed, $f failed, $s skipped (log: $log)"
 done <"$list"
-echo "$pass $fail $skip" >"$out/counts"
+echo "$pass $fail $skip" >"$counts"
