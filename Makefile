@@ -12,7 +12,7 @@ S := scripts
 export KERNEL
 
 .PHONY: all run check check-kasan setup source apply export-patches kernel vanilla selftests \
-	shell vm-run lint series series-build clean distclean help
+	shell vm-run lint bench-promote series series-build clean distclean help
 
 all: help
 
@@ -63,6 +63,11 @@ vm-run: setup
 
 lint: setup
 	@$(S)/lint.sh
+
+# Promotion in place vs copy collapse, and random access afterwards
+# (patched and vanilla perf kernels, one invocation).
+bench-promote: setup
+	@benchmarks/promote.sh
 
 series: setup
 	@$(S)/series.sh --verify

@@ -16,13 +16,21 @@
  * range that maps a page of the block. A record whose anchor is gone (the
  * block was split, swapped or freed behind our back) is released as stale.
  *
+ * Promotion maps the block by one PMD in place: with mmap_lock held for
+ * writing it detaches the range's page table, zeroes the pages never used,
+ * copies back the few pages written after a fork(), moves the rmap from
+ * the PTEs to the PMD and deposits the page table. Nothing is allocated and
+ * the used pages are not copied.
+ *
  * Locking, outermost first:
  *   mmap_lock -> VMA lock -> anon_vma lock -> page table lock (PTL)
  *     -> folio lock (trylock only) -> thp_reserve_table.lock
  * The table lock is innermost: nothing sleeps, allocates or waits for a lock
  * under it; the only lock taken under it is a folio trylock. All PTEs of a
  * range live in one page table, so the PTL of that table serialises every
- * fault in the range.
+ * fault in the range. Promotion sleeps for the block's folio lock with
+ * mmap_lock held for writing, before it takes the anon_vma lock, in the
+ * order migration and reclaim use.
  *
  * See Documentation/mm/thp-reservations.rst.
  */
@@ -37,6 +45,7 @@
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/oom.h>
+#include <linux/pgalloc.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
@@ -46,6 +55,7 @@
 #include <linux/userfaultfd_k.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
+#include <asm/tlb.h>
 #include <asm/tlbflush.h>
 
 #include "internal.h"
@@ -107,7 +117,7 @@ struct thp_reserve {
 	struct folio *split_folio;
 };
 
-/* Lowest number of used pages at which a block is promoted (part 2). */
+/* Lowest number of used pages at which khugepaged promotes a block. */
 static unsigned int thp_reserve_threshold __read_mostly;
 
 static struct kmem_cache *thp_reserve_cache __ro_after_init;
@@ -115,6 +125,8 @@ static struct kmem_cache *thp_reserve_cache __ro_after_init;
 static void thp_reserve_split_workfn(struct work_struct *work);
 static LLIST_HEAD(thp_reserve_split_list);
 static DECLARE_WORK(thp_reserve_split_work, thp_reserve_split_workfn);
+static void thp_reserve_queue_promotion(struct mm_struct *mm,
+					unsigned long haddr);
 
 /* ---- the per-mm table --------------------------------------------------- */
 
@@ -465,10 +477,11 @@ void __thp_reserve_vma_adjust(struct vm_area_struct *vma, unsigned long start,
  * @end: end of the advised part of @vma
  * @behavior: the MADV_* advice
  *
- * MADV_DONTNEED, MADV_FREE and MADV_PAGEOUT give memory back, and
- * MADV_COLLAPSE replaces the range: each releases the reservations it
- * touches and splits their blocks, so never-used pages are freed at once.
- * MADV_NOHUGEPAGE forbids huge pages in the VMA and does the same.
+ * MADV_DONTNEED, MADV_FREE and MADV_PAGEOUT give memory back: each releases
+ * the reservations it touches and splits their blocks, so never-used pages
+ * are freed at once. MADV_NOHUGEPAGE forbids huge pages in the VMA and does
+ * the same. MADV_COLLAPSE promotes reservations instead (see
+ * thp_reserve_promote()).
  * Context: process context, mmap_lock held; may sleep.
  */
 void __thp_reserve_madvise(struct vm_area_struct *vma, unsigned long start,
@@ -481,7 +494,6 @@ void __thp_reserve_madvise(struct vm_area_struct *vma, unsigned long start,
 	case MADV_DONTNEED_LOCKED:
 	case MADV_FREE:
 	case MADV_PAGEOUT:
-	case MADV_COLLAPSE:
 		why = THP_RES_REASON_MADVISE;
 		break;
 	case MADV_NOHUGEPAGE:
@@ -774,6 +786,7 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	struct mmu_notifier_range range;
 	struct folio *folio;
 	struct page *page;
+	bool full;
 	int nid;
 
 	if (!t || !(vmf->flags & FAULT_FLAG_WRITE) ||
@@ -831,6 +844,7 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 		goto out_unlock_table;
 	__set_bit(idx, res->used);
 	res->nr_used++;
+	full = res->nr_used == HPAGE_PMD_NR;
 	list_move_tail(&res->lru, &t->lru);
 	nid = res->nid;
 	spin_unlock(&t->lock);
@@ -845,7 +859,13 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	count_vm_event(THP_RES_POPULATE);
 	*ret = 0;
 	result = THP_RES_DONE;
-	goto out_unlock;
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	if (zero)
+		mmu_notifier_invalidate_range_end(&range);
+	/* Every page is in use: promote now rather than at the next scan. */
+	if (full)
+		thp_reserve_queue_promotion(mm, haddr);
+	return result;
 
 out_unlock_table:
 	spin_unlock(&t->lock);
@@ -921,6 +941,612 @@ bool thp_reserve_wp_zero(struct vm_fault *vmf, vm_fault_t *ret)
 	if (!thp_reserve_may_reserve(vmf))
 		return false;
 	return thp_reserve_new(vmf, ret, true) != THP_RES_FALLBACK;
+}
+
+/* ---- promotion in place ------------------------------------------------- */
+
+/**
+ * thp_reserve_below_threshold - is a range too sparse for a copy collapse
+ * @vma: the VMA the range lies in
+ * @nr_used: pages of the PMD range in use (mapped or swapped out)
+ *
+ * khugepaged asks this for ranges without a reservation: collapsing a
+ * sparse range by copy would allocate exactly the memory a reservation
+ * saves. MADV_HUGEPAGE VMAs, which get huge pages at the first fault and
+ * never reservations, keep the stock rules.
+ * Return: true if @nr_used is below promotion_threshold and @vma is not
+ * VM_HUGEPAGE.
+ */
+bool thp_reserve_below_threshold(struct vm_area_struct *vma,
+				 unsigned int nr_used)
+{
+	return !(vma->vm_flags & VM_HUGEPAGE) &&
+	       nr_used < READ_ONCE(thp_reserve_threshold);
+}
+
+/*
+ * What the PTEs of a range hold, as a promotion sees them. Built under the
+ * PTL, once with mmap_lock held for reading (to decide whether taking it
+ * for writing is worth it) and once on the detached page table, where it
+ * is final. A PTE in neither bitmap is none or maps the zero page: its
+ * block page is zeroed.
+ */
+struct thp_reserve_plan {
+	struct folio *block;
+	unsigned int nr_mapped;		/* bits set in @mapped */
+	unsigned int nr_copy;		/* bits set in @copy */
+	DECLARE_BITMAP(mapped, HPAGE_PMD_NR);	/* maps its page of the block */
+	DECLARE_BITMAP(copy, HPAGE_PMD_NR);	/* maps a private base page */
+};
+
+/*
+ * Classify PTE @i of the range for @plan. A PTE that maps a base page
+ * outside the block is a page written after fork(), once the other mm let
+ * go of the block page: it can be copied back if nobody else can see it.
+ * Caller holds the PTL.
+ */
+static enum thp_reserve_promote_result
+thp_reserve_plan_pte(struct vm_area_struct *vma, unsigned long haddr,
+		     pte_t pte, unsigned int i, struct thp_reserve_plan *plan)
+{
+	struct folio *folio;
+	struct page *page;
+
+	if (pte_none(pte))
+		return THP_RES_PROMOTED;
+	if (!pte_present(pte)) {
+		swp_entry_t entry = pte_to_swp_entry(pte);
+
+		if (is_migration_entry(entry))
+			return THP_RES_PROMOTE_MIGRATING;
+		return non_swap_entry(entry) ? THP_RES_PROMOTE_BUSY :
+					       THP_RES_PROMOTE_SWAPPED;
+	}
+	if (pte_uffd_wp(pte))
+		return THP_RES_PROMOTE_VMA;
+	if (is_zero_pfn(pte_pfn(pte)))
+		return THP_RES_PROMOTED;
+	page = vm_normal_page(vma, haddr + i * PAGE_SIZE, pte);
+	if (!page || is_zone_device_page(page))
+		return THP_RES_PROMOTE_BUSY;
+	folio = page_folio(page);
+	if (folio == plan->block) {
+		if (folio_page_idx(folio, page) != i)
+			return THP_RES_PROMOTE_BUSY;
+		/* Another mm (a fork child) maps this page too. */
+		if (atomic_read(&page->_mapcount) != 0)
+			return THP_RES_PROMOTE_SHARED;
+		__set_bit(i, plan->mapped);
+		plan->nr_mapped++;
+		return THP_RES_PROMOTED;
+	}
+	if (!folio_test_anon(folio) || folio_test_large(folio))
+		return THP_RES_PROMOTE_BUSY;
+	if (folio_test_ksm(folio) || folio_mapcount(folio) != 1)
+		return THP_RES_PROMOTE_SHARED;
+	if (folio_test_writeback(folio))
+		return THP_RES_PROMOTE_BUSY;
+	/*
+	 * Only the PTE's reference and the swap cache's, if it was swapped
+	 * in: no GUP pin, nobody isolated it.
+	 */
+	if (folio_ref_count(folio) != 1 + folio_test_swapcache(folio))
+		return THP_RES_PROMOTE_PINNED;
+	__set_bit(i, plan->copy);
+	plan->nr_copy++;
+	return THP_RES_PROMOTED;
+}
+
+/*
+ * Fill @plan for the range whose first PTE is @base, with plan->block set,
+ * and check the block as a whole. @extra_refs is the number of references
+ * the caller holds on the block. Caller holds the PTL.
+ */
+static enum thp_reserve_promote_result
+thp_reserve_plan_range(struct vm_area_struct *vma, unsigned long haddr,
+		       pte_t *base, struct thp_reserve_plan *plan,
+		       int extra_refs)
+{
+	struct folio *block = plan->block;
+	enum thp_reserve_promote_result r;
+	unsigned int i;
+
+	plan->nr_mapped = 0;
+	plan->nr_copy = 0;
+	bitmap_zero(plan->mapped, HPAGE_PMD_NR);
+	bitmap_zero(plan->copy, HPAGE_PMD_NR);
+	for (i = 0; i < HPAGE_PMD_NR; i++) {
+		r = thp_reserve_plan_pte(vma, haddr, ptep_get(base + i), i,
+					 plan);
+		if (r != THP_RES_PROMOTED)
+			return r;
+	}
+	/* The block was found through a PTE that maps it. */
+	if (!plan->nr_mapped) {
+		VM_WARN_ON_ONCE(1);
+		return THP_RES_PROMOTE_STALE;
+	}
+	if (folio_mapcount(block) != plan->nr_mapped)
+		return THP_RES_PROMOTE_SHARED;
+	if (folio_maybe_dma_pinned(block) ||
+	    folio_ref_count(block) != plan->nr_mapped + extra_refs)
+		return THP_RES_PROMOTE_PINNED;
+	if (folio_test_swapcache(block) || folio_test_writeback(block) ||
+	    folio_test_has_hwpoisoned(block))
+		return THP_RES_PROMOTE_BUSY;
+	return THP_RES_PROMOTED;
+}
+
+/* May @who promote the range at @haddr, given the VMA that maps it now? */
+static enum thp_reserve_promote_result
+thp_reserve_promote_vma_ok(struct vm_area_struct *vma, unsigned long haddr,
+			   enum thp_reserve_promoter who)
+{
+	unsigned long tva = who == THP_RES_BY_MADVISE ? 0 : TVA_ENFORCE_SYSFS;
+
+	if (!vma || !thp_reserve_vma_ok(vma, haddr) ||
+	    !thp_vma_allowable_order(vma, vma->vm_flags, tva, HPAGE_PMD_ORDER))
+		return THP_RES_PROMOTE_VMA;
+	return THP_RES_PROMOTED;
+}
+
+/*
+ * Look up the reservation of the range and its block, under the PTL of
+ * the range (@base). Sets plan->block and *@nr_used. An entry whose block
+ * is gone is unhashed onto *@stale for the caller to release.
+ */
+static enum thp_reserve_promote_result
+thp_reserve_promote_find(struct mm_struct *mm, struct vm_area_struct *vma,
+			 unsigned long haddr, pte_t *base,
+			 enum thp_reserve_promoter who,
+			 struct thp_reserve_plan *plan, unsigned int *nr_used,
+			 struct thp_reserve **stale)
+{
+	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
+	enum thp_reserve_promote_result r = THP_RES_PROMOTED;
+	struct thp_reserve *res;
+
+	if (!t)
+		return THP_RES_PROMOTE_NONE;
+	spin_lock(&t->lock);
+	res = thp_reserve_lookup(t, haddr);
+	if (!res) {
+		r = THP_RES_PROMOTE_NONE;
+		goto out;
+	}
+	*nr_used = res->nr_used;
+	if (who == THP_RES_BY_KHUGEPAGED &&
+	    res->nr_used < READ_ONCE(thp_reserve_threshold)) {
+		r = THP_RES_PROMOTE_BELOW;
+		goto out;
+	}
+	plan->block = thp_reserve_block(res, base);
+	if (plan->block)
+		goto out;
+	if (thp_reserve_migrating(res, base)) {
+		r = THP_RES_PROMOTE_MIGRATING;
+		goto out;
+	}
+	thp_reserve_unhash(t, res);
+	*stale = res;
+	r = THP_RES_PROMOTE_STALE;
+out:
+	spin_unlock(&t->lock);
+	if (r == THP_RES_PROMOTED &&
+	    (plan->block->index != linear_page_index(vma, haddr) ||
+	     folio_anon_vma(plan->block)->root != vma->anon_vma->root))
+		r = THP_RES_PROMOTE_VMA;
+	return r;
+}
+
+/*
+ * First pass, with mmap_lock held for reading: is the range worth taking
+ * mmap_lock for writing? On success returns with a reference on the block
+ * (plan->block).
+ */
+static enum thp_reserve_promote_result
+thp_reserve_promote_check(struct mm_struct *mm, unsigned long haddr,
+			  enum thp_reserve_promoter who,
+			  struct thp_reserve_plan *plan, unsigned int *nr_used)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, haddr);
+	enum thp_reserve_promote_result r;
+	struct thp_reserve *stale = NULL;
+	spinlock_t *ptl;	/* the PTL of the range's page table */
+	pmd_t *pmd;
+	pte_t *base;
+
+	mmap_assert_locked(mm);
+	r = thp_reserve_promote_vma_ok(vma, haddr, who);
+	if (r != THP_RES_PROMOTED)
+		return r;
+	pmd = mm_find_pmd(mm, haddr);
+	if (!pmd)
+		return THP_RES_PROMOTE_NONE;
+	base = pte_offset_map_lock(mm, pmd, haddr, &ptl);
+	if (!base)
+		return THP_RES_PROMOTE_NONE;
+	r = thp_reserve_promote_find(mm, vma, haddr, base, who, plan, nr_used,
+				     &stale);
+	if (r == THP_RES_PROMOTED)
+		r = thp_reserve_plan_range(vma, haddr, base, plan, 0);
+	if (r == THP_RES_PROMOTED)
+		folio_get(plan->block);
+	pte_unmap_unlock(base, ptl);
+	if (stale)
+		thp_reserve_finish(mm, stale, THP_RES_REASON_STALE,
+				   THP_RES_KEEP);
+	return r;
+}
+
+/*
+ * Lock the private pages that @plan copies back, so that reclaim and
+ * migration leave them alone. All or none: returns false with none locked.
+ */
+static bool thp_reserve_lock_copies(pte_t *base, struct thp_reserve_plan *plan)
+{
+	unsigned int i, j;
+
+	for_each_set_bit(i, plan->copy, HPAGE_PMD_NR) {
+		if (folio_trylock(page_folio(pte_page(ptep_get(base + i)))))
+			continue;
+		for_each_set_bit(j, plan->copy, i)
+			folio_unlock(page_folio(pte_page(ptep_get(base + j))));
+		return false;
+	}
+	return true;
+}
+
+static void thp_reserve_unlock_copies(pte_t *base,
+				      struct thp_reserve_plan *plan)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, plan->copy, HPAGE_PMD_NR)
+		folio_unlock(page_folio(pte_page(ptep_get(base + i))));
+}
+
+/*
+ * Give every page of the block the contents the range shows: zero the
+ * pages nobody mapped, copy back the private copies. The page table is
+ * detached, so nothing can write to the range meanwhile; the block and the
+ * copies are locked. @base stays mapped (an RCU read-side section), so
+ * this must not sleep: at most 2 MiB, as a collapse copies. Returns false
+ * if a copy hit a memory error.
+ */
+static bool thp_reserve_fill(struct vm_area_struct *vma, unsigned long haddr,
+			     pte_t *base, struct thp_reserve_plan *plan,
+			     unsigned int *nr_copied)
+{
+	struct folio *block = plan->block;
+	unsigned long addr;
+	unsigned int i;
+
+	for (i = 0, addr = haddr; i < HPAGE_PMD_NR; i++, addr += PAGE_SIZE) {
+		struct page *page = folio_page(block, i);
+
+		if (test_bit(i, plan->mapped))
+			continue;
+		if (test_bit(i, plan->copy)) {
+			if (copy_mc_user_highpage(page,
+						  pte_page(ptep_get(base + i)),
+						  addr, vma))
+				return false;
+			(*nr_copied)++;
+		} else {
+			clear_user_highpage(page, addr);
+		}
+	}
+	return true;
+}
+
+/*
+ * Clear the PTEs of the detached page table and move the rmap and the
+ * references from them to the PMD mapping of the block. Caller holds the
+ * PTL of the detached table, the block's folio lock and the copies' locks.
+ */
+static void thp_reserve_unmap_ptes(struct vm_area_struct *vma,
+				   unsigned long haddr, pte_t *base,
+				   struct thp_reserve_plan *plan)
+{
+	struct folio *block = plan->block;
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr;
+	unsigned int i;
+
+	/* The PMD mapping first: the block never looks partly mapped. */
+	folio_add_anon_rmap_pmd(block, &block->page, vma, haddr,
+				RMAP_EXCLUSIVE);
+	for (i = 0, addr = haddr; i < HPAGE_PMD_NR; i++, addr += PAGE_SIZE) {
+		pte_t pte = ptep_get(base + i);
+		struct folio *copy;
+
+		if (pte_none(pte))
+			continue;
+		ptep_clear(mm, addr, base + i);
+		if (test_bit(i, plan->mapped)) {
+			folio_remove_rmap_pte(block, folio_page(block, i), vma);
+		} else if (test_bit(i, plan->copy)) {
+			copy = page_folio(pte_page(pte));
+			folio_remove_rmap_pte(copy, pte_page(pte), vma);
+			folio_unlock(copy);
+			/* Also drops a swap cache copy, as a zap would. */
+			free_page_and_swap_cache(pte_page(pte));
+		} else {
+			ksm_might_unmap_zero_page(mm, pte);
+		}
+	}
+	/*
+	 * Only the head page's flag counts while the PMD maps the block; a
+	 * later PMD split copies it to every page. Stale tail flags from the
+	 * PTE mappings would let a write after a fork() reuse a shared page.
+	 */
+	for (i = 1; i < HPAGE_PMD_NR; i++)
+		ClearPageAnonExclusive(folio_page(block, i));
+	/* The PTEs held one reference each; the PMD holds one. */
+	folio_ref_sub(block, plan->nr_mapped - 1);
+	add_mm_counter(mm, MM_ANONPAGES,
+		       HPAGE_PMD_NR - plan->nr_mapped - plan->nr_copy);
+}
+
+/* Map the block by the PMD, depositing the emptied page table. */
+static void thp_reserve_map_pmd(struct vm_area_struct *vma,
+				unsigned long haddr, pmd_t *pmd,
+				pgtable_t pgtable, struct folio *block)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	spinlock_t *pml;	/* the PMD's lock */
+	pmd_t entry;
+
+	entry = mk_huge_pmd(&block->page, vma->vm_page_prot);
+	entry = maybe_pmd_mkwrite(pmd_mkdirty(entry), vma);
+	/* The zeroed and copied contents before the PMD that maps them. */
+	smp_wmb();
+	pml = pmd_lock(mm, pmd);
+	VM_WARN_ON_ONCE(!pmd_none(*pmd));
+	pgtable_trans_huge_deposit(mm, pmd, pgtable);
+	set_pmd_at(mm, haddr, pmd, entry);
+	update_mmu_cache_pmd(vma, haddr, pmd);
+	/*
+	 * A page unmapped by another mm (a fork child's exit) queued the
+	 * block as partially mapped; it is whole again.
+	 */
+	folio_clear_deferred_partially_mapped(block);
+	deferred_split_folio(block, false);
+	spin_unlock(pml);
+}
+
+/* Drop the reservation of a range whose block is now PMD-mapped. */
+static void thp_reserve_promoted(struct mm_struct *mm, unsigned long haddr)
+{
+	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
+	struct thp_reserve *res;
+
+	spin_lock(&t->lock);
+	res = thp_reserve_lookup(t, haddr);
+	if (res)
+		thp_reserve_unhash(t, res);
+	spin_unlock(&t->lock);
+	/* Nothing releases entries while mmap_lock is held for writing. */
+	if (!res) {
+		VM_WARN_ON_ONCE(1);
+		return;
+	}
+	mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED,
+			    -(long)(HPAGE_PMD_NR - res->nr_used));
+	kmem_cache_free(thp_reserve_cache, res);
+}
+
+/*
+ * Second pass, with mmap_lock held for writing and a reference on @block:
+ * detach the page table, check it again, and either map the block by its
+ * PMD or put the page table back.
+ */
+static enum thp_reserve_promote_result
+thp_reserve_promote_locked(struct mm_struct *mm, unsigned long haddr,
+			   enum thp_reserve_promoter who, struct folio *block,
+			   struct thp_reserve_plan *plan,
+			   unsigned int *nr_used, unsigned int *nr_copied)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, haddr);
+	enum thp_reserve_promote_result r;
+	struct thp_reserve *stale = NULL;
+	struct mmu_notifier_range range;
+	spinlock_t *pml, *ptl;
+	pmd_t *pmd, pmdval;
+	pte_t *base;
+
+	mmap_assert_write_locked(mm);
+	/* The mm is exiting: leave the range to exit_mmap(). */
+	if (!atomic_read(&mm->mm_users))
+		return THP_RES_PROMOTE_VMA;
+	r = thp_reserve_promote_vma_ok(vma, haddr, who);
+	if (r != THP_RES_PROMOTED)
+		return r;
+	pmd = mm_find_pmd(mm, haddr);
+	pmdval = pmd ? pmdp_get_lockless(pmd) : __pmd(0);
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval))
+		return THP_RES_PROMOTE_NONE;
+
+	folio_lock(block);
+	vma_start_write(vma);
+	anon_vma_lock_write(vma->anon_vma);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr,
+				haddr + HPAGE_PMD_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	pml = pmd_lock(mm, pmd);
+	/* GUP-fast backs off once it sees the PMD changed. */
+	pmdval = pmdp_collapse_flush(vma, haddr, pmd);
+	spin_unlock(pml);
+	mmu_notifier_invalidate_range_end(&range);
+	tlb_remove_table_sync_one();
+
+	base = pte_offset_map_lock(mm, &pmdval, haddr, &ptl);
+	if (!base) {
+		r = THP_RES_PROMOTE_NONE;
+		goto out_restore;
+	}
+	plan->block = NULL;
+	r = thp_reserve_promote_find(mm, vma, haddr, base, who, plan, nr_used,
+				     &stale);
+	if (r == THP_RES_PROMOTED && plan->block != block)
+		r = THP_RES_PROMOTE_BUSY;
+	if (r == THP_RES_PROMOTED)
+		r = thp_reserve_plan_range(vma, haddr, base, plan, 1);
+	if (r == THP_RES_PROMOTED && !thp_reserve_lock_copies(base, plan))
+		r = THP_RES_PROMOTE_BUSY;
+	spin_unlock(ptl);
+	if (r != THP_RES_PROMOTED)
+		goto out_restore;
+	/* The block and the copies are locked: rmap walks may go on. */
+	anon_vma_unlock_write(vma->anon_vma);
+
+	if (!thp_reserve_fill(vma, haddr, base, plan, nr_copied)) {
+		thp_reserve_unlock_copies(base, plan);
+		r = THP_RES_PROMOTE_BUSY;
+		pte_unmap(base);
+		goto out_repopulate;
+	}
+	spin_lock(ptl);
+	thp_reserve_unmap_ptes(vma, haddr, base, plan);
+	spin_unlock(ptl);
+	pte_unmap(base);
+	thp_reserve_map_pmd(vma, haddr, pmd, pmd_pgtable(pmdval), block);
+	thp_reserve_promoted(mm, haddr);
+	goto out_unlock;
+
+out_restore:
+	if (base)
+		pte_unmap(base);
+	anon_vma_unlock_write(vma->anon_vma);
+out_repopulate:
+	pml = pmd_lock(mm, pmd);
+	VM_WARN_ON_ONCE(!pmd_none(*pmd));
+	pmd_populate(mm, pmd, pmd_pgtable(pmdval));
+	spin_unlock(pml);
+out_unlock:
+	folio_unlock(block);
+	if (stale)
+		thp_reserve_finish(mm, stale, THP_RES_REASON_STALE,
+				   THP_RES_KEEP);
+	return r;
+}
+
+/**
+ * thp_reserve_promote - map a reservation's block by one PMD, in place
+ * @mm: the address space
+ * @haddr: PMD-aligned address of the range
+ * @who: khugepaged (at promotion_threshold used pages), MADV_COLLAPSE (at
+ *	once) or the worker that promotes full blocks
+ * @mmap_locked: set to false when mmap_lock was released
+ *
+ * The never-used pages of the block are zeroed, pages copied on write
+ * after a fork() are copied back one base page each, and the block, which
+ * the range already used, is mapped by a PMD; its page table is deposited.
+ * Nothing is allocated and the used pages are not copied. A first pass
+ * under mmap_lock for reading decides whether it can work; the promotion
+ * itself holds mmap_lock for writing, like a collapse.
+ *
+ * A range with pinned, shared, swapped-out or migrating pages, or no
+ * longer inside one suitable VMA, stays PTE-mapped and keeps its
+ * reservation; the failure is counted (thp_res_promote_failed) and traced.
+ * For MADV_COLLAPSE a shared or swapped-out page returns
+ * %THP_RES_PROMOTE_FALLBACK instead, with mmap_lock still held: the caller
+ * may then collapse the range by copy, as the stock kernel would.
+ *
+ * Context: process context, mmap_lock held for reading, no other lock.
+ * Returns with mmap_lock held for reading if *@mmap_locked is still true,
+ * released otherwise.
+ * Return: %THP_RES_PROMOTED if the range is now mapped by its block's PMD,
+ * else why not.
+ */
+enum thp_reserve_promote_result
+thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
+		    enum thp_reserve_promoter who, bool *mmap_locked)
+{
+	enum thp_reserve_promote_result r;
+	struct thp_reserve_plan plan = { };
+	unsigned int nr_used = 0, nr_copied = 0;
+
+	VM_WARN_ON_ONCE(haddr & ~HPAGE_PMD_MASK);
+	r = thp_reserve_promote_check(mm, haddr, who, &plan, &nr_used);
+	if (r == THP_RES_PROMOTED) {
+		struct folio *block = plan.block;
+
+		mmap_read_unlock(mm);
+		*mmap_locked = false;
+		mmap_write_lock(mm);
+		r = thp_reserve_promote_locked(mm, haddr, who, block, &plan,
+					       &nr_used, &nr_copied);
+		mmap_write_unlock(mm);
+		folio_put(block);
+	}
+	switch (r) {
+	case THP_RES_PROMOTE_NONE:
+	case THP_RES_PROMOTE_BELOW:
+		return r;
+	case THP_RES_PROMOTED:
+		count_vm_event(THP_RES_PROMOTE);
+		break;
+	default:
+		count_vm_event(THP_RES_PROMOTE_FAILED);
+		break;
+	}
+	trace_thp_res_promote(mm, haddr, nr_used, nr_copied, r);
+	if (who == THP_RES_BY_MADVISE && *mmap_locked &&
+	    (r == THP_RES_PROMOTE_SHARED || r == THP_RES_PROMOTE_SWAPPED))
+		return THP_RES_PROMOTE_FALLBACK;
+	return r;
+}
+
+/*
+ * Promotion of a full block, queued by the fault that used its last page:
+ * that fault holds mmap_lock for reading or only its VMA lock, and cannot
+ * take mmap_lock for writing.
+ */
+struct thp_reserve_promote_work {
+	struct work_struct work;
+	struct mm_struct *mm;	/* with an mmgrab() reference */
+	unsigned long haddr;
+};
+
+static void thp_reserve_promote_workfn(struct work_struct *work)
+{
+	struct thp_reserve_promote_work *w =
+		container_of(work, struct thp_reserve_promote_work, work);
+	struct mm_struct *mm = w->mm;
+	bool locked = true;
+
+	if (mmget_not_zero(mm)) {
+		/* A per-CPU LRU batch may still hold a reference on the block. */
+		lru_add_drain_all();
+		mmap_read_lock(mm);
+		thp_reserve_promote(mm, w->haddr, THP_RES_BY_FULL, &locked);
+		if (locked)
+			mmap_read_unlock(mm);
+		mmput(mm);
+	}
+	mmdrop(mm);
+	kfree(w);
+}
+
+/*
+ * Queue the promotion of the full block at @haddr. Without memory for the
+ * work item, khugepaged promotes it at its next scan.
+ */
+static void thp_reserve_queue_promotion(struct mm_struct *mm,
+					unsigned long haddr)
+{
+	struct thp_reserve_promote_work *w;
+
+	w = kmalloc(sizeof(*w), GFP_KERNEL | __GFP_NOWARN);
+	if (!w)
+		return;
+	INIT_WORK(&w->work, thp_reserve_promote_workfn);
+	mmgrab(mm);
+	w->mm = mm;
+	w->haddr = haddr;
+	queue_work(system_unbound_wq, &w->work);
 }
 
 /* ---- sysfs -------------------------------------------------------------- */

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # demo.sh: runs in the guest for make run. Shows the THP knobs, then what a
-# sparse, a half-used and a dense workload get from the kernel under stock
+# sparse, a 300-of-512 and a dense workload get from the kernel under stock
 # THP (enabled=always with promotion_threshold=1), with reservations
 # (enabled=always, the default threshold) and without THP (enabled=never),
-# and that every reserved page comes back when the workloads exit.
+# and that every reserved page comes back when the workloads exit. With
+# reservations each workload reports again after khugepaged had time to
+# promote: the 300-page ranges are promoted in place by khugepaged, the
+# dense ones at once when their last page is used, the sparse ones never.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 touch_bin=$top/build/tools/thp_touch
@@ -23,20 +26,27 @@ else
 	default=
 	echo "  (promotion_threshold: not in this kernel: no reservations)"
 fi
-# run_policy NAME ENABLED THRESHOLD: the three workloads under one policy.
+# run_policy NAME ENABLED THRESHOLD [SETTLE]: the three workloads under one
+# policy; with SETTLE, each reports again after that many seconds.
 run_policy() {
-	local name=$1 enabled=$2 threshold=$3 pattern
+	local name=$1 enabled=$2 threshold=$3 settle=${4:-} pattern
 	echo "$enabled" >"$thp/enabled"
 	[ -z "$threshold" ] || echo "$threshold" >"$thp/promotion_threshold"
 	echo
 	echo "== $name"
-	for pattern in sparse 64 dense; do
-		"$touch_bin" "$size" "$pattern"
+	for pattern in sparse 300 dense; do
+		"$touch_bin" "$size" "$pattern" $settle
 	done
 }
 run_policy "stock THP: enabled=always, promotion_threshold=1" always "${default:+1}"
-[ -z "$default" ] ||
-	run_policy "reservations: enabled=always, promotion_threshold=$default" always "$default"
+if [ -n "$default" ]; then
+	# khugepaged every 100 ms instead of 10 s, so that promotions show.
+	sleep_ms=$(cat "$thp/khugepaged/scan_sleep_millisecs")
+	echo 100 >"$thp/khugepaged/scan_sleep_millisecs"
+	run_policy "reservations: enabled=always, promotion_threshold=$default" \
+		always "$default" "${DEMO_SETTLE:-15}"
+	echo "$sleep_ms" >"$thp/khugepaged/scan_sleep_millisecs"
+fi
 run_policy "no THP: enabled=never" never ""
 echo always >"$thp/enabled"
 [ -z "$default" ] || echo "$default" >"$thp/promotion_threshold"
@@ -44,9 +54,17 @@ echo
 echo "Rss is what the workload pays for; MemFree is what the system lost while"
 echo "it ran. With reservations the sparse workload pays for one 4 kB page per"
 echo "2 MiB instead of 2 MiB, while the whole block stays reserved for it"
-echo "(nr_thp_reserved) and counts as available in MemAvailable."
+echo "(nr_thp_reserved) and counts as available in MemAvailable. Ranges with"
+echo "at least promotion_threshold pages in use are promoted in place"
+echo "(thp_res_promote, res_pages_collapsed): the same blocks become huge"
+echo "pages, with no new allocation (thp_collapse_alloc stays 0) and no copy."
 echo
 echo "== after the workloads exited"
 echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null || true
 grep -E '^(nr_thp_reserved|thp_res_|thp_fault_alloc|thp_collapse_alloc)' /proc/vmstat |
 	awk '{ printf "  %-36s %s\n", $1, $2 }'
+for f in pages_collapsed res_pages_collapsed; do
+	if [ -f "$thp/khugepaged/$f" ]; then
+		printf '  %-36s %s\n' "khugepaged/$f" "$(cat "$thp/khugepaged/$f")"
+	fi
+done

@@ -45,9 +45,13 @@ static long field(const char *path, const char *key, unsigned long addr)
 	return v;
 }
 
+#define KHUGEPAGED "/sys/kernel/mm/transparent_hugepage/khugepaged/"
+
+/* /proc/vmstat names, or sysfs files that hold one number. */
 static const char *const counters[] = {
 	"thp_fault_alloc", "thp_collapse_alloc", "thp_res_alloc", "thp_res_populate",
-	"thp_res_release", "nr_thp_reserved",
+	"thp_res_release", "nr_thp_reserved", "thp_res_promote", "thp_res_promote_failed",
+	KHUGEPAGED "res_pages_collapsed",
 };
 #define NR_CTR (sizeof(counters) / sizeof(counters[0]))
 
@@ -62,18 +66,37 @@ static void refresh(void)
 	}
 }
 
+/* A counter's value, or -1 if this kernel has none of that name. */
+static long counter(const char *name)
+{
+	long v = -1;
+	FILE *f;
+
+	if (name[0] != '/')
+		return field("/proc/vmstat", name, 0);
+	f = fopen(name, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 static void report(const char *when, char *p, long base[NR_CTR], long free0)
 {
 	refresh();
-	printf("  %-8s Rss %7ld kB  AnonHugePages %7ld kB  MemFree %+8ld kB ", when,
+	printf("  %-8s Rss %7ld kB  AnonHugePages %7ld kB  MemFree %+8ld kB", when,
 	       field("/proc/self/smaps", "Rss", (unsigned long)p),
 	       field("/proc/self/smaps", "AnonHugePages", (unsigned long)p),
 	       field("/proc/meminfo", "MemFree", 0) - free0);
+	printf("\n          ");
 	for (size_t i = 0; i < NR_CTR; i++) {
-		long v = field("/proc/vmstat", counters[i], 0);
+		const char *name = strrchr(counters[i], '/');
+		long v = counter(counters[i]);
 
 		if (v >= 0)
-			printf(" %s %+ld", counters[i], v - base[i]);
+			printf(" %s %+ld", name ? name + 1 : counters[i], v - base[i]);
 	}
 	printf("\n");
 }
@@ -101,7 +124,7 @@ int main(int argc, char **argv)
 	}
 	refresh();
 	for (size_t i = 0; i < NR_CTR; i++)
-		base[i] = field("/proc/vmstat", counters[i], 0);
+		base[i] = counter(counters[i]);
 	free0 = field("/proc/meminfo", "MemFree", 0);
 	raw = mmap(NULL, size + HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED) {

@@ -27,13 +27,38 @@ enum thp_reserve_reason {
 	THP_RES_REASON_EXIT,		/* the mm is being torn down */
 	THP_RES_REASON_VMA_SPLIT,	/* a VMA boundary now cuts the range */
 	THP_RES_REASON_MREMAP,		/* the range was moved */
-	THP_RES_REASON_MADVISE,		/* DONTNEED, FREE, PAGEOUT, COLLAPSE */
+	THP_RES_REASON_MADVISE,		/* DONTNEED, FREE, PAGEOUT */
 	THP_RES_REASON_NOHUGEPAGE,	/* MADV_NOHUGEPAGE */
 	THP_RES_REASON_PRCTL,		/* PR_SET_THP_DISABLE */
-	THP_RES_REASON_COLLAPSE,	/* khugepaged replaced the range */
+	THP_RES_REASON_COLLAPSE,	/* a copy collapse replaced the range */
 	THP_RES_REASON_STALE,		/* the block was split or freed elsewhere */
 	THP_RES_REASON_INELIGIBLE,	/* the VMA may no longer use THP */
 	THP_RES_NR_REASONS,
+};
+
+/* Who asks for a promotion; decides the threshold and fallback rules. */
+enum thp_reserve_promoter {
+	THP_RES_BY_KHUGEPAGED,	/* at promotion_threshold used pages */
+	THP_RES_BY_MADVISE,	/* MADV_COLLAPSE: at once, any threshold */
+	THP_RES_BY_FULL,	/* a worker, once every page is in use */
+};
+
+/*
+ * The outcome of a promotion attempt; reported by the thp_res_promote event.
+ * Every failure leaves the range PTE-mapped and the reservation intact.
+ */
+enum thp_reserve_promote_result {
+	THP_RES_PROMOTED,		/* the block is mapped by its PMD */
+	THP_RES_PROMOTE_NONE,		/* no reservation for the range */
+	THP_RES_PROMOTE_BELOW,		/* fewer used pages than the threshold */
+	THP_RES_PROMOTE_STALE,		/* the block is gone: entry released */
+	THP_RES_PROMOTE_VMA,		/* not inside one suitable VMA */
+	THP_RES_PROMOTE_PINNED,		/* a page has a pin or extra reference */
+	THP_RES_PROMOTE_SHARED,		/* a page is mapped by another mm */
+	THP_RES_PROMOTE_SWAPPED,	/* a page is swapped out */
+	THP_RES_PROMOTE_MIGRATING,	/* a page is under migration */
+	THP_RES_PROMOTE_BUSY,		/* swap cache, writeback, poison, lock */
+	THP_RES_PROMOTE_FALLBACK,	/* MADV_COLLAPSE: copy collapse instead */
 };
 
 #ifdef CONFIG_THP_RESERVATIONS
@@ -53,6 +78,11 @@ void __thp_reserve_madvise(struct vm_area_struct *vma, unsigned long start,
 void __thp_reserve_exit_mmap(struct mm_struct *mm);
 void __thp_reserve_mm_free(struct mm_struct *mm);
 bool __thp_reserve_present(struct mm_struct *mm, unsigned long haddr);
+enum thp_reserve_promote_result
+thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
+		    enum thp_reserve_promoter who, bool *mmap_locked);
+bool thp_reserve_below_threshold(struct vm_area_struct *vma,
+				 unsigned int nr_used);
 
 static inline bool thp_reserve_mm_active(struct mm_struct *mm)
 {
@@ -164,6 +194,19 @@ static inline void thp_reserve_mm_free(struct mm_struct *mm) { }
 
 static inline bool thp_reserve_present(struct mm_struct *mm,
 				       unsigned long haddr)
+{
+	return false;
+}
+
+static inline enum thp_reserve_promote_result
+thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
+		    enum thp_reserve_promoter who, bool *mmap_locked)
+{
+	return THP_RES_PROMOTE_NONE;
+}
+
+static inline bool thp_reserve_below_threshold(struct vm_area_struct *vma,
+					       unsigned int nr_used)
 {
 	return false;
 }

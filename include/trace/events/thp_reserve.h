@@ -19,6 +19,18 @@ TRACE_DEFINE_ENUM(THP_RES_REASON_COLLAPSE);
 TRACE_DEFINE_ENUM(THP_RES_REASON_STALE);
 TRACE_DEFINE_ENUM(THP_RES_REASON_INELIGIBLE);
 
+TRACE_DEFINE_ENUM(THP_RES_PROMOTED);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_NONE);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_BELOW);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_STALE);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_VMA);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_PINNED);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_SHARED);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_SWAPPED);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_MIGRATING);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_BUSY);
+TRACE_DEFINE_ENUM(THP_RES_PROMOTE_FALLBACK);
+
 /* A reservation was made: the block at @pfn backs the range at @haddr. */
 TRACE_EVENT(thp_res_alloc,
 	    TP_PROTO(struct mm_struct *mm, unsigned long haddr,
@@ -62,6 +74,42 @@ TRACE_EVENT(thp_res_release,
 				       { THP_RES_REASON_COLLAPSE, "collapse" },
 				       { THP_RES_REASON_STALE, "stale" },
 				       { THP_RES_REASON_INELIGIBLE, "ineligible" }))
+);
+
+/*
+ * A promotion attempt on the range at @haddr with @nr_used pages in use:
+ * @nr_copied base pages were copied back into the block (pages written
+ * after a fork), and @result says how it ended.
+ */
+TRACE_EVENT(thp_res_promote,
+	    TP_PROTO(struct mm_struct *mm, unsigned long haddr,
+		     unsigned int nr_used, unsigned int nr_copied, int result),
+	    TP_ARGS(mm, haddr, nr_used, nr_copied, result),
+	    TP_STRUCT__entry(__field(struct mm_struct *, mm)
+			     __field(unsigned long, haddr)
+			     __field(unsigned int, nr_used)
+			     __field(unsigned int, nr_copied)
+			     __field(int, result)),
+	    TP_fast_assign(__entry->mm = mm;
+			   __entry->haddr = haddr;
+			   __entry->nr_used = nr_used;
+			   __entry->nr_copied = nr_copied;
+			   __entry->result = result;),
+	    TP_printk("mm=%p haddr=0x%lx nr_used=%u nr_copied=%u result=%s",
+		      __entry->mm, __entry->haddr, __entry->nr_used,
+		      __entry->nr_copied,
+		      __print_symbolic(__entry->result,
+				       { THP_RES_PROMOTED, "promoted" },
+				       { THP_RES_PROMOTE_NONE, "none" },
+				       { THP_RES_PROMOTE_BELOW, "below_threshold" },
+				       { THP_RES_PROMOTE_STALE, "stale" },
+				       { THP_RES_PROMOTE_VMA, "vma" },
+				       { THP_RES_PROMOTE_PINNED, "pinned" },
+				       { THP_RES_PROMOTE_SHARED, "shared" },
+				       { THP_RES_PROMOTE_SWAPPED, "swapped" },
+				       { THP_RES_PROMOTE_MIGRATING, "migrating" },
+				       { THP_RES_PROMOTE_BUSY, "busy" },
+				       { THP_RES_PROMOTE_FALLBACK, "fallback" }))
 );
 
 #endif /* _TRACE_THP_RESERVE_H */
