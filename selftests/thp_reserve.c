@@ -187,6 +187,21 @@ static void counters_read(struct counters *c)
 	c->reserved = vmstat_get("nr_thp_reserved");
 }
 
+/* The n deltas got[] are the wanted ones (ANY: not checked); print misses. */
+static bool deltas_match(const char *what, const char * const *name, const long *want,
+			 const long *got, int n)
+{
+	bool ok = true;
+
+	for (int i = 0; i < n; i++) {
+		if (want[i] == ANY || got[i] == want[i])
+			continue;
+		ksft_print_msg("%s: %s %+ld, want %+ld\n", what, name[i], got[i], want[i]);
+		ok = false;
+	}
+	return ok;
+}
+
 /* Check b - a against the wanted deltas (ANY: not checked); print misses. */
 static bool deltas(const char *what, const struct counters *a, const struct counters *b,
 		   long alloc, long populate, long release, long reserved)
@@ -199,14 +214,8 @@ static bool deltas(const char *what, const struct counters *a, const struct coun
 		b->alloc - a->alloc, b->populate - a->populate,
 		b->release - a->release, b->reserved - a->reserved,
 	};
-	bool ok = true;
+	bool ok = deltas_match(what, name, want, got, 4);
 
-	for (int i = 0; i < 4; i++) {
-		if (want[i] == ANY || got[i] == want[i])
-			continue;
-		ksft_print_msg("%s: %s %+ld, want %+ld\n", what, name[i], got[i], want[i]);
-		ok = false;
-	}
 	if (!ok && b->failed != a->failed)
 		ksft_print_msg("%s: thp_res_alloc_failed %+ld\n", what, b->failed - a->failed);
 	return ok;
@@ -2067,14 +2076,8 @@ static bool pdeltas(const char *what, const struct pcounters *a, const struct pc
 		b->promote - a->promote, b->collapsed - a->collapsed,
 		b->res_collapsed - a->res_collapsed, b->collapse_alloc - a->collapse_alloc,
 	};
-	bool ok = true;
+	bool ok = deltas_match(what, name, want, got, 4);
 
-	for (int i = 0; i < 4; i++) {
-		if (want[i] == ANY || got[i] == want[i])
-			continue;
-		ksft_print_msg("%s: %s %+ld, want %+ld\n", what, name[i], got[i], want[i]);
-		ok = false;
-	}
 	if (!ok && b->failed != a->failed)
 		ksft_print_msg("%s: thp_res_promote_failed %+ld\n", what, b->failed - a->failed);
 	return ok;
@@ -2227,6 +2230,36 @@ static bool ptrace_seen(struct ptrace *tr, char *p, const char *want)
 }
 
 /*
+ * MADV_COLLAPSE of the reserved range at p, with used pages in use,
+ * promotes it in place: thp_res_promote +1 and no collapse, nr_thp_reserved
+ * -(512 - used), the block at pfn0 maps the whole range, data intact. With
+ * tr, tracing ends and a thp_res_promote line with want must be there.
+ */
+static void collapse_promotes(struct tcase *t, const char *what, char *p,
+			      const struct layout *l, unsigned long pfn0, int used,
+			      struct ptrace *tr, const char *want)
+{
+	struct pcounters pa, pb;
+	struct counters a, b;
+
+	counters_read(&a);
+	pcounters_read(&pa);
+	if (madvise(p, PMD, MADV_COLLAPSE)) {
+		ksft_print_msg("%s: madvise(MADV_COLLAPSE): %s\n", what, strerror(errno));
+		t->ok = false;
+	}
+	counters_read(&b);
+	pcounters_read(&pb);
+	t->ok &= pdeltas(what, &pa, &pb, 1, 0, 0, 0);
+	t->ok &= deltas(what, &a, &b, 0, 0, 0, -(NPG - used));
+	if (tr) {
+		ptrace_end(tr);
+		t->ok &= ptrace_seen(tr, p, want);
+	}
+	t->ok &= check_promoted(what, p, l, pfn0);
+}
+
+/*
  * khugepaged promotes a reservation with 300 of its 512 pages in use
  * (threshold 256) in place: the range is then mapped by one PMD of the very
  * block it used, frame for frame; the 212 never-used pages read zero; no
@@ -2356,10 +2389,8 @@ static void test_no_sparse_copy(void)
 static void test_collapse(void)
 {
 	const char *name = "promote: MADV_COLLAPSE promotes in place at any threshold";
-	struct pcounters pa, pb;
 	struct layout l = {};
 	unsigned long pfn0;
-	struct counters a, b;
 	struct tcase t;
 	char *p;
 
@@ -2375,14 +2406,7 @@ static void test_collapse(void)
 	case_begin(&t, name);
 	p = reserve_std(&t, &l);
 	pfn0 = block_pfn(p, std_pages[0]);
-	counters_read(&a);
-	pcounters_read(&pa);
-	check_call(&t, "madvise(MADV_COLLAPSE)", madvise(p, PMD, MADV_COLLAPSE));
-	counters_read(&b);
-	pcounters_read(&pb);
-	t.ok &= pdeltas("MADV_COLLAPSE", &pa, &pb, 1, 0, 0, 0);
-	t.ok &= deltas("MADV_COLLAPSE", &a, &b, 0, 0, 0, -(NPG - NR_STD));
-	t.ok &= check_promoted("after MADV_COLLAPSE", p, &l, pfn0);
+	collapse_promotes(&t, "MADV_COLLAPSE", p, &l, pfn0, NR_STD, NULL, NULL);
 	unmap_releases(&t, p, PMD, 0);
 	case_end(&t, true);
 }
@@ -2471,15 +2495,8 @@ static void test_promote_pinned(void)
 	t.ok &= expect("pipe data matches page 100", !memcmp(buf, p + 100 * PG, PG), 1);
 	close(fds[0]);
 	close(fds[1]);
-	counters_read(&a);
-	pcounters_read(&pa);
-	check_call(&t, "madvise(MADV_COLLAPSE) unpinned", madvise(p, PMD, MADV_COLLAPSE));
-	counters_read(&b);
-	pcounters_read(&pb);
-	ptrace_end(&tr);
-	t.ok &= pdeltas("unpinned", &pa, &pb, 1, 0, 0, 0);
-	t.ok &= deltas("unpinned", &a, &b, 0, 0, 0, -(NPG - NR_STD));
-	t.ok &= check_promoted("unpinned", p, &l, pfn0);
+	collapse_promotes(&t, "unpinned", p, &l, pfn0, NR_STD, &tr,
+			  " nr_copied=0 result=promoted");
 	unmap_releases(&t, p, PMD, 0);
 	case_end(&t, true);
 }
@@ -2549,16 +2566,8 @@ static void test_promote_fork(void)
 	t.ok &= pipe_send(down[1], true);
 	t.ok &= reap_piped(pid, up, down);
 
-	counters_read(&a);
-	pcounters_read(&pa);
-	check_call(&t, "madvise(MADV_COLLAPSE) after the child", madvise(p, PMD, MADV_COLLAPSE));
-	counters_read(&b);
-	pcounters_read(&pb);
-	ptrace_end(&tr);
-	t.ok &= pdeltas("after the child", &pa, &pb, 1, 0, 0, 0);
-	t.ok &= deltas("after the child", &a, &b, 0, 0, 0, -(NPG - FORK_USED));
-	t.ok &= ptrace_seen(&tr, p, " nr_used=32 nr_copied=5 result=promoted");
-	t.ok &= check_promoted("after the child", p, &l, pfn0);
+	collapse_promotes(&t, "after the child", p, &l, pfn0, FORK_USED, &tr,
+			  " nr_used=32 nr_copied=5 result=promoted");
 	thp_set("promotion_threshold", "256");
 	unmap_releases(&t, p, PMD, 0);
 	case_end(&t, true);
@@ -2661,16 +2670,8 @@ static void test_promote_swapped(void)
 	/* A write fault swaps it in and frees its swap slot. */
 	t.ok &= verify("before the swap-in", p, &l, 0, NPG);
 	put(p, &l, SWAP_PAGE, PG, 0x6001);
-	counters_read(&a);
-	pcounters_read(&pa);
-	check_call(&t, "madvise(MADV_COLLAPSE) after swap-in", madvise(p, PMD, MADV_COLLAPSE));
-	counters_read(&b);
-	pcounters_read(&pb);
-	ptrace_end(&tr);
-	t.ok &= pdeltas("after swap-in", &pa, &pb, 1, 0, 0, 0);
-	t.ok &= deltas("after swap-in", &a, &b, 0, 0, 0, -(NPG - FORK_USED));
-	t.ok &= ptrace_seen(&tr, p, " nr_used=32 nr_copied=1 result=promoted");
-	t.ok &= check_promoted("after swap-in", p, &l, pfn0);
+	collapse_promotes(&t, "after swap-in", p, &l, pfn0, FORK_USED, &tr,
+			  " nr_used=32 nr_copied=1 result=promoted");
 	thp_set("promotion_threshold", "256");
 	unmap_releases(&t, p, PMD, 0);
 	t.ok &= cg_remove(CG_SWAP, enabled_memory);
