@@ -42,6 +42,6 @@ echo "| MADV_COLLAPSE | longest mmap_lock reader wait, us | $a | $b | - | $(rati
 a=$(val promote-cost reserve-t256 collapse_allocs) b=$(val promote-cost vanilla-never collapse_allocs)
 echo "| MADV_COLLAPSE | huge pages allocated | $a | $b | - | - |"
 a=$(val gups reserve-t256 updates_per_s) b=$(val gups vanilla-always updates_per_s) c=$(val gups vanilla-never updates_per_s)
-echo "| random access after | updates/s | $a | $c | $b | $(ratio "$a" "$b") of always |"
+echo "| random access after | updates/s | $a | $c | $b | $(ratio "$a" "$b") of always, $(ratio "$a" "$c") of copy-collapsed |"
 echo
 echo "Raw runs: $res/raw; all values: $csv"
