@@ -1545,55 +1545,99 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* Trace events a case records, and what it changed to record them. */
+struct tracing {
+	const char * const *enable;	/* the events' "enable" files */
+	size_t n;
+	char saved[2][16];		/* their values before the case */
+	bool turned_on;			/* tracing_on was 0 and set to 1 */
+};
+
+/* Remember the events' settings; false (and nothing to restore) if one cannot be read. */
+static bool tracing_save(struct tracing *tr, const char * const *enable, size_t n)
+{
+	tr->enable = enable;
+	tr->n = n;
+	tr->turned_on = false;
+	for (size_t i = 0; i < n; i++) {
+		if (read_knob(enable[i], tr->saved[i], sizeof(tr->saved[i]))) {
+			ksft_print_msg("cannot read %s\n", enable[i]);
+			tr->n = 0;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Record the events from now on, in an emptied trace buffer; false on error. */
+static bool tracing_start(struct tracing *tr)
+{
+	char on[16] = "";
+	bool ok = true;
+	int fd;
+
+	/* Events are recorded only while tracing is on. */
+	if (!read_knob(TRACEFS "tracing_on", on, sizeof(on)) && !strcmp(on, "0")) {
+		if (write_file(TRACEFS "tracing_on", "1")) {
+			ksft_print_msg("cannot turn tracing on\n");
+			ok = false;
+		}
+		tr->turned_on = true;
+	}
+	for (size_t i = 0; i < tr->n; i++) {
+		if (write_file(tr->enable[i], "1")) {
+			ksft_print_msg("write 1 to %s failed\n", tr->enable[i]);
+			ok = false;
+		}
+	}
+	fd = open(TRACEFS "trace", O_WRONLY | O_TRUNC);
+	if (fd < 0) {
+		ksft_print_msg("clear %strace: %s\n", TRACEFS, strerror(errno));
+		ok = false;
+	} else {
+		close(fd);
+	}
+	return ok;
+}
+
+/* Put the events and tracing_on back as they were; the buffer stays readable. */
+static void tracing_end(struct tracing *tr)
+{
+	/* "0*" or "1*" (soft-disabled) is written back as its digit. */
+	for (size_t i = 0; i < tr->n; i++)
+		write_file(tr->enable[i], tr->saved[i][0] == '1' ? "1" : "0");
+	if (tr->turned_on)
+		write_file(TRACEFS "tracing_on", "0");
+	tr->turned_on = false;
+}
+
 static void test_tracepoints(void)
 {
 	static const char * const enable[] = {
 		TRACE_EVENTS "thp_res_alloc/enable", TRACE_EVENTS "thp_res_release/enable",
 	};
 	const char *name = "tracepoints: thp_res_alloc and thp_res_release report the range";
-	char saved[ARRAY_SIZE(enable)][16], on[16] = "", haddr[64], pfn_str[64];
-	bool alloc_seen = false, release_seen = false, turned_on = false;
+	char haddr[64], pfn_str[64];
+	bool alloc_seen = false, release_seen = false;
 	struct layout l = {};
+	struct tracing tr;
 	unsigned long pfn;
 	size_t cap = 0;
 	char *line = NULL;
 	struct tcase t;
 	FILE *f;
-	int fd;
 	char *p;
 
 	if (access(TRACE_EVENTS, F_OK)) {
 		ksft_test_result_skip("%s (no %s)\n", name, TRACE_EVENTS);
 		return;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(enable); i++) {
-		if (read_knob(enable[i], saved[i], sizeof(saved[i]))) {
-			ksft_test_result_skip("%s (cannot read %s)\n", name, enable[i]);
-			return;
-		}
+	if (!tracing_save(&tr, enable, ARRAY_SIZE(enable))) {
+		ksft_test_result_skip("%s (cannot read the events' enable files)\n", name);
+		return;
 	}
 	case_begin(&t, name);
-	/* Events are recorded only while tracing is on. */
-	if (!read_knob(TRACEFS "tracing_on", on, sizeof(on)) && !strcmp(on, "0")) {
-		if (write_file(TRACEFS "tracing_on", "1")) {
-			ksft_print_msg("cannot turn tracing on\n");
-			t.ok = false;
-		}
-		turned_on = true;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(enable); i++) {
-		if (write_file(enable[i], "1")) {
-			ksft_print_msg("write 1 to %s failed\n", enable[i]);
-			t.ok = false;
-		}
-	}
-	fd = open(TRACEFS "trace", O_WRONLY | O_TRUNC);
-	if (fd < 0) {
-		ksft_print_msg("clear %strace: %s\n", TRACEFS, strerror(errno));
-		t.ok = false;
-	} else {
-		close(fd);
-	}
+	t.ok &= tracing_start(&tr);
 
 	p = map_region(PMD);
 	t.ok &= fill_reserves("write", p, &l, 5);
@@ -1601,9 +1645,7 @@ static void test_tracepoints(void)
 	t.ok &= verify("write", p, &l, 0, NPG);
 	pfn = pagemap_pfn(p + 5 * PG);
 	unmap_releases(&t, p, PMD, 1);
-
-	for (size_t i = 0; i < ARRAY_SIZE(enable); i++)
-		write_file(enable[i], "0");
+	tracing_end(&tr);
 
 	/* The trailing space keeps 0x...200000 from matching 0x...2000000. */
 	snprintf(haddr, sizeof(haddr), " haddr=0x%lx ", (unsigned long)p);
@@ -1639,12 +1681,6 @@ static void test_tracepoints(void)
 	if (!release_seen)
 		ksft_print_msg("no thp_res_release line with%snr_used=1 reason=unmap\n", haddr);
 	t.ok &= alloc_seen && release_seen;
-
-	/* "0*" or "1*" (soft-disabled) is written back as its digit. */
-	for (size_t i = 0; i < ARRAY_SIZE(enable); i++)
-		write_file(enable[i], saved[i][0] == '1' ? "1" : "0");
-	if (turned_on)
-		write_file(TRACEFS "tracing_on", "0");
 	case_end(&t, true);
 }
 
@@ -2151,44 +2187,26 @@ static bool check_promoted(const char *what, char *p, const struct layout *l,
 
 /* ---- the thp_res_promote tracepoint ---- */
 
-#define PROMOTE_EVENT	TRACE_EVENTS "thp_res_promote/enable"
+static const char * const promote_event[] = { TRACE_EVENTS "thp_res_promote/enable" };
 
 struct ptrace {
-	char saved[16];
-	bool turned_on, ok;
+	struct tracing tracing;
+	bool ok;	/* set up: the trace can be trusted */
 };
 
 /* Record thp_res_promote events from now on, in an emptied trace buffer. */
 static void ptrace_begin(struct ptrace *tr)
 {
-	char on[16] = "";
-	int fd;
-
-	tr->ok = !read_knob(PROMOTE_EVENT, tr->saved, sizeof(tr->saved));
-	tr->turned_on = false;
-	if (!tr->ok) {
-		ksft_print_msg("cannot read %s\n", PROMOTE_EVENT);
-		return;
-	}
-	if (!read_knob(TRACEFS "tracing_on", on, sizeof(on)) && !strcmp(on, "0")) {
-		tr->ok &= !write_file(TRACEFS "tracing_on", "1");
-		tr->turned_on = true;
-	}
-	tr->ok &= !write_file(PROMOTE_EVENT, "1");
-	fd = open(TRACEFS "trace", O_WRONLY | O_TRUNC);
-	if (fd < 0)
-		tr->ok = false;
-	else
-		close(fd);
+	tr->ok = tracing_save(&tr->tracing, promote_event, 1);
+	if (tr->ok)
+		tr->ok = tracing_start(&tr->tracing);
 	if (!tr->ok)
 		ksft_print_msg("cannot set up tracing of thp_res_promote\n");
 }
 
 static void ptrace_end(struct ptrace *tr)
 {
-	write_file(PROMOTE_EVENT, tr->saved[0] == '1' ? "1" : "0");
-	if (tr->turned_on)
-		write_file(TRACEFS "tracing_on", "0");
+	tracing_end(&tr->tracing);
 }
 
 /*
