@@ -12,7 +12,7 @@ S := scripts
 export KERNEL
 
 .PHONY: all run check check-kasan setup source apply export-patches kernel vanilla selftests \
-	shell vm-run lint bench-promote series series-build clean distclean help
+	shell vm-run lint bench-promote bench-fork series series-build clean distclean help
 
 all: help
 
@@ -68,6 +68,11 @@ lint: setup
 # (patched and vanilla perf kernels, one invocation).
 bench-promote: setup
 	@benchmarks/promote.sh
+
+# Fork until failure: children counted per THP policy, system-wide and in
+# a memory cgroup (patched and vanilla perf kernels, one invocation).
+bench-fork: setup
+	@benchmarks/fork.sh
 
 series: setup
 	@$(S)/series.sh --verify

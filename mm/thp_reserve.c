@@ -22,11 +22,21 @@
  * the PTEs to the PMD and deposits the page table. Nothing is allocated and
  * the used pages are not copied.
  *
+ * Under memory pressure reclaim breaks reservations before it reclaims any
+ * page in use: every reservation sits on a NUMA- and memcg-aware list_lru,
+ * on the node of its block's pages and in its block's memory cgroup, least
+ * recently populated first. Breaking one splits its block, which frees the
+ * pages never handed out; the used pages stay mapped.
+ *
  * Locking, outermost first:
  *   mmap_lock -> VMA lock -> anon_vma lock -> page table lock (PTL)
  *     -> folio lock (trylock only) -> thp_reserve_table.lock
- * The table lock is innermost: nothing sleeps, allocates or waits for a lock
- * under it; the only lock taken under it is a folio trylock. All PTEs of a
+ *     -> list_lru node lock
+ * The table lock is nearly innermost: nothing sleeps, allocates or waits for
+ * a lock under it; the only locks taken under it are a folio trylock and the
+ * list_lru lock. Reclaim walks the list_lru holding its lock, so it takes the
+ * table lock and mmap_lock with trylocks only, and counts what it must skip
+ * (thp_res_reclaim_skip). All PTEs of a
  * range live in one page table, so the PTL of that table serialises every
  * fault in the range. Promotion sleeps for the block's folio lock with
  * mmap_lock held for writing, before it takes the anon_vma lock, in the
@@ -40,13 +50,16 @@
 #include <linux/huge_mm.h>
 #include <linux/kobject.h>
 #include <linux/ksm.h>
+#include <linux/list_lru.h>
 #include <linux/llist.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/oom.h>
 #include <linux/pgalloc.h>
 #include <linux/rmap.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
@@ -69,29 +82,36 @@
 /**
  * struct thp_reserve_table - the reservations of one mm
  * @lock: protects every field below and every field of the entries marked
- *	"table lock"; innermost lock, see the file comment.
+ *	"table lock"; see the file comment for its place in the lock order.
  * @nr: number of hashed entries.
- * @lru: hashed entries, least recently populated first.
  * @hash: entries hashed by their aligned address.
  *
  * Allocated at the mm's first reservation, installed in mm->thp_reserve
  * with cmpxchg() and freed when the mm is freed (__mmdrop()).
  */
 struct thp_reserve_table {
-	spinlock_t lock;	/* innermost: see the file comment */
+	spinlock_t lock;	/* see the file comment */
 	unsigned long nr;
-	struct list_head lru;
 	struct hlist_head hash[THP_RES_HASH_SIZE];
 };
 
 /**
  * struct thp_reserve - one reservation
  * @node: link in thp_reserve_table.hash (table lock).
- * @lru: link in thp_reserve_table.lru (table lock).
+ * @lru: link in thp_reserve_lru, on the list of (@nid, @memcg); added and
+ *	deleted under the table lock, walked under the list_lru lock. An entry
+ *	is on the list_lru exactly while it is hashed.
+ * @mm: the mm whose table hashes the entry; immutable. Valid while the
+ *	entry is hashed: exit_mmap() unhashes every entry before the mm can
+ *	be freed.
+ * @memcg: the memory cgroup the block was charged to, with a css
+ *	reference; immutable.
  * @haddr: PMD-aligned start of the range; immutable, the hash key.
  * @pfn: first pfn of the block when last seen; a hint for tracing only
  *	(table lock).
- * @nid: node whose NR_THP_RESERVED this entry charged; immutable.
+ * @nid: node of the block's pages when last populated: its NR_THP_RESERVED
+ *	carries the entry's reserved pages, and its list_lru list holds the
+ *	entry (table lock).
  * @anchor: index of a page of the range last seen mapped from the block
  *	(table lock).
  * @nr_used: number of bits set in @used (table lock).
@@ -107,6 +127,8 @@ struct thp_reserve_table {
 struct thp_reserve {
 	struct hlist_node node;
 	struct list_head lru;
+	struct mm_struct *mm;
+	struct mem_cgroup *memcg;
 	unsigned long haddr;
 	unsigned long pfn;
 	int nid;
@@ -121,6 +143,10 @@ struct thp_reserve {
 static unsigned int thp_reserve_threshold __read_mostly;
 
 static struct kmem_cache *thp_reserve_cache __ro_after_init;
+
+/* Every hashed entry, by node and memory cgroup, least recently populated first. */
+static struct list_lru thp_reserve_lru;
+static struct shrinker *thp_reserve_shrinker __ro_after_init;
 
 static void thp_reserve_split_workfn(struct work_struct *work);
 static LLIST_HEAD(thp_reserve_split_list);
@@ -155,19 +181,60 @@ static void thp_reserve_hash(struct thp_reserve_table *t,
 {
 	lockdep_assert_held(&t->lock);
 	hlist_add_head(&res->node, thp_reserve_bucket(t, res->haddr));
-	list_add_tail(&res->lru, &t->lru);
+	list_lru_add(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
 	t->nr++;
+}
+
+/*
+ * Take a hashed entry off the hash; the caller has taken it off the
+ * list_lru. Caller holds t->lock; the entry then belongs to the caller.
+ */
+static void __thp_reserve_unhash(struct thp_reserve_table *t,
+				 struct thp_reserve *res)
+{
+	lockdep_assert_held(&t->lock);
+	VM_WARN_ON_ONCE(!t->nr);
+	VM_WARN_ON_ONCE(!list_empty(&res->lru));
+	hlist_del_init(&res->node);
+	t->nr--;
 }
 
 /* Caller holds t->lock; the entry then belongs to the caller. */
 static void thp_reserve_unhash(struct thp_reserve_table *t,
 			       struct thp_reserve *res)
 {
+	list_lru_del(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
+	__thp_reserve_unhash(t, res);
+}
+
+/*
+ * A page of @res's block was handed out: move the entry to the tail of the
+ * list_lru, on the node where the block's pages are now (migration may
+ * have moved them). Caller holds t->lock.
+ */
+static void thp_reserve_touch(struct thp_reserve_table *t,
+			      struct thp_reserve *res, struct folio *block)
+{
+	int nid = folio_nid(block);
+
 	lockdep_assert_held(&t->lock);
-	VM_WARN_ON_ONCE(!t->nr);
-	hlist_del_init(&res->node);
-	list_del_init(&res->lru);
-	t->nr--;
+	list_lru_del(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
+	if (nid != res->nid) {
+		long nr = HPAGE_PMD_NR - res->nr_used;
+
+		mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED, -nr);
+		mod_node_page_state(NODE_DATA(nid), NR_THP_RESERVED, nr);
+		res->nid = nid;
+	}
+	list_lru_add(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
+}
+
+/* Free an entry that is not hashed (or never was). */
+static void thp_reserve_free(struct thp_reserve *res)
+{
+	VM_WARN_ON_ONCE(!list_empty(&res->lru));
+	mem_cgroup_put(res->memcg);
+	kmem_cache_free(thp_reserve_cache, res);
 }
 
 /* The mm's table, allocated on first use; NULL if that allocation fails. */
@@ -182,7 +249,6 @@ static struct thp_reserve_table *thp_reserve_table_get(struct mm_struct *mm)
 	if (!t)
 		return NULL;
 	spin_lock_init(&t->lock);
-	INIT_LIST_HEAD(&t->lru);
 	for (i = 0; i < THP_RES_HASH_SIZE; i++)
 		INIT_HLIST_HEAD(&t->hash[i]);
 	if (cmpxchg(&mm->thp_reserve, NULL, t)) {
@@ -286,20 +352,35 @@ static struct folio *thp_reserve_grab_block(struct mm_struct *mm,
 /* ---- release ------------------------------------------------------------ */
 
 /*
- * Split a released block so that its never-used pages go back to the page
- * allocator. Takes the folio lock: the caller must be able to sleep and hold
- * no anon_vma lock. Consumes the caller's reference.
+ * Split a released block, locked by the caller, so that its never-used
+ * pages go back to the page allocator; unlock it and drop the caller's
+ * reference. The caller must be able to sleep (the split takes the
+ * anon_vma lock) and hold no anon_vma lock.
+ * Return: true if the block was split (or is no longer a mapped block),
+ * false if it could not be.
  */
+static bool thp_reserve_split_locked(struct folio *folio)
+{
+	bool split = true;
+
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	/* It may have been split or freed meanwhile. */
+	if (folio_test_anon(folio) && folio_order(folio) == HPAGE_PMD_ORDER &&
+	    folio_mapped(folio) && split_folio(folio)) {
+		/* Pinned or under I/O: leave it to the deferred split queue. */
+		deferred_split_folio(folio, true);
+		split = false;
+	}
+	folio_unlock(folio);
+	folio_put(folio);
+	return split;
+}
+
+/* As thp_reserve_split_locked(), sleeping for the folio lock first. */
 static void thp_reserve_split_block(struct folio *folio)
 {
 	folio_lock(folio);
-	/* It may have been split or freed meanwhile. */
-	if (folio_test_anon(folio) && folio_order(folio) == HPAGE_PMD_ORDER &&
-	    folio_mapped(folio) && split_folio(folio))
-		/* Pinned or under I/O: leave it to the deferred split queue. */
-		deferred_split_folio(folio, true);
-	folio_unlock(folio);
-	folio_put(folio);
+	thp_reserve_split_locked(folio);
 }
 
 static void thp_reserve_split_workfn(struct work_struct *work)
@@ -309,7 +390,7 @@ static void thp_reserve_split_workfn(struct work_struct *work)
 
 	llist_for_each_entry_safe(res, next, list, split_node) {
 		thp_reserve_split_block(res->split_folio);
-		kmem_cache_free(thp_reserve_cache, res);
+		thp_reserve_free(res);
 	}
 }
 
@@ -317,35 +398,47 @@ enum thp_reserve_split {
 	THP_RES_KEEP,		/* the caller frees the whole block anyway */
 	THP_RES_SPLIT,		/* split now; the caller may sleep */
 	THP_RES_SPLIT_ASYNC,	/* split from a worker; the caller holds locks */
+	THP_RES_SPLIT_TRY,	/* reclaim: split now if the block is unlocked */
 };
 
 /*
  * Account the release of an unhashed entry and dispose of it. Caller holds
  * mmap_lock in some mode, unless the mm is being torn down.
+ * Return: the number of never-used pages freed now by splitting the block;
+ * 0 when the split is left to a worker or to the deferred split queue.
  */
-static void thp_reserve_finish(struct mm_struct *mm, struct thp_reserve *res,
-			       enum thp_reserve_reason why,
-			       enum thp_reserve_split how)
+static unsigned int thp_reserve_finish(struct mm_struct *mm,
+				       struct thp_reserve *res,
+				       enum thp_reserve_reason why,
+				       enum thp_reserve_split how)
 {
+	unsigned int unused = HPAGE_PMD_NR - res->nr_used;
 	struct folio *folio = NULL;
 
 	VM_WARN_ON_ONCE(res->nr_used < 1 || res->nr_used > HPAGE_PMD_NR);
-	mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED,
-			    -(long)(HPAGE_PMD_NR - res->nr_used));
+	mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED, -(long)unused);
 	count_vm_event(THP_RES_RELEASE);
 	trace_thp_res_release(mm, res->haddr, res->nr_used, why);
 
-	if (how != THP_RES_KEEP && res->nr_used < HPAGE_PMD_NR)
+	if (how != THP_RES_KEEP && unused)
 		folio = thp_reserve_grab_block(mm, res);
-	if (folio && how == THP_RES_SPLIT_ASYNC) {
+	/* Reclaim must not wait for a folio lock its own caller may hold. */
+	if (folio && how == THP_RES_SPLIT_TRY && folio_trylock(folio)) {
+		if (!thp_reserve_split_locked(folio))
+			unused = 0;
+		thp_reserve_free(res);
+		return unused;
+	}
+	if (folio && how != THP_RES_SPLIT) {
 		res->split_folio = folio;
 		if (llist_add(&res->split_node, &thp_reserve_split_list))
 			queue_work(system_unbound_wq, &thp_reserve_split_work);
-		return;
+		return 0;
 	}
 	if (folio)
 		thp_reserve_split_block(folio);
-	kmem_cache_free(thp_reserve_cache, res);
+	thp_reserve_free(res);
+	return 0;
 }
 
 /*
@@ -671,6 +764,7 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	res = kmem_cache_zalloc(thp_reserve_cache, GFP_KERNEL_ACCOUNT);
 	if (!res)
 		return THP_RES_FALLBACK;
+	INIT_LIST_HEAD(&res->lru);
 
 	gfp = vma_thp_gfp_mask(vma);
 	folio = vma_alloc_folio(gfp, HPAGE_PMD_ORDER, vma, haddr, true);
@@ -683,6 +777,11 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 		kmem_cache_free(thp_reserve_cache, res);
 		return THP_RES_FALLBACK;
 	}
+	/* The entry goes on the list_lru of the group the block is charged to. */
+	res->memcg = get_mem_cgroup_from_folio(folio);
+	if (IS_ENABLED(CONFIG_MEMCG) && res->memcg &&
+	    memcg_list_lru_alloc(res->memcg, &thp_reserve_lru, GFP_KERNEL))
+		goto out_put;
 	folio_throttle_swaprate(folio, gfp);
 	page = folio_page(folio, idx);
 	clear_user_highpage(page, vmf->address);
@@ -723,6 +822,7 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 		goto out_unlock;
 	}
 
+	res->mm = mm;
 	res->haddr = haddr;
 	res->pfn = folio_pfn(folio);
 	res->nid = folio_nid(folio);
@@ -762,7 +862,7 @@ out_notify:
 		mmu_notifier_invalidate_range_end(&range);
 out_put:
 	folio_put(folio);
-	kmem_cache_free(thp_reserve_cache, res);
+	thp_reserve_free(res);
 	if (result == THP_RES_RETRY)
 		*ret = 0;
 	return result;
@@ -842,10 +942,10 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	    folio_test_swapcache(folio) || folio_test_writeback(folio) ||
 	    !folio_trylock(folio))
 		goto out_unlock_table;
+	thp_reserve_touch(t, res, folio);
 	__set_bit(idx, res->used);
 	res->nr_used++;
 	full = res->nr_used == HPAGE_PMD_NR;
-	list_move_tail(&res->lru, &t->lru);
 	nid = res->nid;
 	spin_unlock(&t->lock);
 
@@ -1334,7 +1434,7 @@ static void thp_reserve_promoted(struct mm_struct *mm, unsigned long haddr)
 	}
 	mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED,
 			    -(long)(HPAGE_PMD_NR - res->nr_used));
-	kmem_cache_free(thp_reserve_cache, res);
+	thp_reserve_free(res);
 }
 
 /*
@@ -1549,6 +1649,157 @@ static void thp_reserve_queue_promotion(struct mm_struct *mm,
 	queue_work(system_unbound_wq, &w->work);
 }
 
+/* ---- reclaim ------------------------------------------------------------ */
+
+/* What one walk of the list_lru is after, and what it got. */
+struct thp_reserve_scan {
+	unsigned long target;	/* stop once this many pages were freed */
+	unsigned long freed;	/* never-used pages freed so far */
+};
+
+/*
+ * list_lru walk callback: break the reservation at @item. Called with the
+ * list_lru node lock @lru_lock held, the first lock of reclaim's order, so
+ * the table lock and mmap_lock can only be tried. An entry whose locks are
+ * taken is counted (thp_res_reclaim_skip) and rotated to the tail: its mm
+ * is busy right now, and the walk, which restarts from the head after each
+ * entry it breaks, must not meet it again and again. A promotion, fork or
+ * munmap in progress holds mmap_lock for writing and is never raced with.
+ * Drops @lru_lock while it splits the block and retakes it before it
+ * returns.
+ */
+static enum lru_status thp_reserve_isolate(struct list_head *item,
+					   struct list_lru_one *list,
+					   spinlock_t *lru_lock, void *arg)
+{
+	struct thp_reserve *res = container_of(item, struct thp_reserve, lru);
+	struct thp_reserve_scan *scan = arg;
+	struct mm_struct *mm = res->mm;
+	struct thp_reserve_table *t;
+	unsigned int freed;
+
+	if (scan->freed >= scan->target)
+		return LRU_STOP;
+	/* On the list_lru, so hashed: its mm and table are alive. */
+	t = mm->thp_reserve;
+	if (!spin_trylock(&t->lock))
+		goto skip;
+	/* The block is found through the page table, which must stay. */
+	if (!mmap_read_trylock(mm)) {
+		spin_unlock(&t->lock);
+		goto skip;
+	}
+	list_lru_isolate(list, item);
+	__thp_reserve_unhash(t, res);
+	spin_unlock(&t->lock);
+	/* Keeps the mm itself until after mmap_read_unlock(). */
+	mmgrab(mm);
+	spin_unlock(lru_lock);
+
+	freed = thp_reserve_finish(mm, res, THP_RES_REASON_RECLAIM,
+				   THP_RES_SPLIT_TRY);
+	mmap_read_unlock(mm);
+	mmdrop(mm);
+	count_vm_events(THP_RES_RECLAIM, freed);
+	scan->freed += freed;
+	cond_resched();
+
+	spin_lock(lru_lock);
+	return LRU_REMOVED_RETRY;
+skip:
+	count_vm_event(THP_RES_RECLAIM_SKIP);
+	return LRU_ROTATE;
+}
+
+/**
+ * thp_reserve_reclaim - break reservations before reclaiming pages in use
+ * @nid: the node being reclaimed
+ * @target: the memory cgroup whose subtree is reclaimed; NULL for all
+ * @nr_pages: how many pages reclaim is after
+ *
+ * The never-used pages of a reservation are free memory on loan: reclaim
+ * takes them back before it reclaims a single page in use. shrink_node()
+ * calls this before it scans the LRU lists. Reservations on @nid are broken
+ * least recently populated first, in each memory cgroup of the subtree in
+ * turn, until @nr_pages pages were freed or none is left; a broken block
+ * is split, which frees its never-used pages and leaves the used ones
+ * mapped. Reservations whose locks are taken are skipped.
+ *
+ * Context: process context, in reclaim; may sleep; holds no lock.
+ * Return: the number of pages freed.
+ */
+unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
+				  unsigned long nr_pages)
+{
+	struct thp_reserve_scan scan = { .target = nr_pages };
+	struct mem_cgroup *memcg;
+
+	if (!thp_reserve_shrinker ||
+	    !list_lru_count_node(&thp_reserve_lru, nid))
+		return 0;
+	memcg = mem_cgroup_iter(target, NULL, NULL);
+	do {
+		unsigned long nr_to_walk;
+
+		nr_to_walk = list_lru_count_one(&thp_reserve_lru, nid, memcg);
+		if (nr_to_walk)
+			list_lru_walk_one(&thp_reserve_lru, nid, memcg,
+					  thp_reserve_isolate, &scan,
+					  &nr_to_walk);
+		if (scan.freed >= scan.target) {
+			mem_cgroup_iter_break(target, memcg);
+			break;
+		}
+	} while ((memcg = mem_cgroup_iter(target, memcg, NULL)));
+	return scan.freed;
+}
+
+/*
+ * The shrinker serves whoever shrinks slab caches by hand: drop_caches
+ * (echo 2) and any shrink_slab() pass. Its objects are reservations.
+ */
+static unsigned long thp_reserve_shrink_count(struct shrinker *shrinker,
+					      struct shrink_control *sc)
+{
+	return list_lru_shrink_count(&thp_reserve_lru, sc) ?: SHRINK_EMPTY;
+}
+
+static unsigned long thp_reserve_shrink_scan(struct shrinker *shrinker,
+					     struct shrink_control *sc)
+{
+	struct thp_reserve_scan scan = { .target = ULONG_MAX };
+	unsigned long nr;
+
+	nr = list_lru_shrink_walk(&thp_reserve_lru, sc, thp_reserve_isolate,
+				  &scan);
+	mm_account_reclaimed_pages(scan.freed);
+	return nr;
+}
+
+/*
+ * Without its list_lru and shrinker nothing could give reserved memory back:
+ * reservations then stay off (promotion_threshold 1, and writes refused).
+ */
+static int __init thp_reserve_shrinker_init(void)
+{
+	struct shrinker *shrinker;
+
+	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE | SHRINKER_MEMCG_AWARE,
+				  "thp-reserve");
+	if (!shrinker)
+		return -ENOMEM;
+	if (list_lru_init_memcg(&thp_reserve_lru, shrinker)) {
+		shrinker_free(shrinker);
+		return -ENOMEM;
+	}
+	shrinker->count_objects = thp_reserve_shrink_count;
+	shrinker->scan_objects = thp_reserve_shrink_scan;
+	shrinker->seeks = DEFAULT_SEEKS;
+	shrinker_register(shrinker);
+	thp_reserve_shrinker = shrinker;
+	return 0;
+}
+
 /* ---- sysfs -------------------------------------------------------------- */
 
 static ssize_t promotion_threshold_show(struct kobject *kobj,
@@ -1565,6 +1816,8 @@ static ssize_t promotion_threshold_store(struct kobject *kobj,
 
 	if (kstrtouint(buf, 10, &val) || val < 1 || val > HPAGE_PMD_NR)
 		return -EINVAL;
+	if (val > 1 && !thp_reserve_shrinker)
+		return -ENODEV;
 	WRITE_ONCE(thp_reserve_threshold, val);
 	return count;
 }
@@ -1575,8 +1828,13 @@ struct kobj_attribute thp_reserve_threshold_attr =
 
 static int __init thp_reserve_init(void)
 {
-	thp_reserve_threshold = HPAGE_PMD_NR / 2;
+	thp_reserve_threshold = 1;
 	thp_reserve_cache = KMEM_CACHE(thp_reserve, SLAB_PANIC | SLAB_ACCOUNT);
+	if (thp_reserve_shrinker_init()) {
+		pr_warn("thp_reserve: no shrinker, reservations stay off\n");
+		return 0;
+	}
+	thp_reserve_threshold = HPAGE_PMD_NR / 2;
 	return 0;
 }
 subsys_initcall(thp_reserve_init);

@@ -104,7 +104,7 @@ void thp_restore_settings(void)
 	}
 }
 
-static long keyed_value(const char *path, const char *key, const char *sep)
+long keyed_value_sep(const char *path, const char *key, const char *sep)
 {
 	char line[256];
 	size_t klen = strlen(key);
@@ -125,7 +125,7 @@ static long keyed_value(const char *path, const char *key, const char *sep)
 
 long vmstat_get(const char *name)
 {
-	return keyed_value("/proc/vmstat", name, " ");
+	return keyed_value_sep("/proc/vmstat", name, " ");
 }
 
 void vmstat_refresh(void)
@@ -139,12 +139,12 @@ void vmstat_refresh(void)
 
 long keyed_file_value(const char *path, const char *key)
 {
-	return keyed_value(path, key, " ");
+	return keyed_value_sep(path, key, " ");
 }
 
 long meminfo_kb(const char *field)
 {
-	return keyed_value("/proc/meminfo", field, ":");
+	return keyed_value_sep("/proc/meminfo", field, ":");
 }
 
 long free_kb(void)
@@ -221,4 +221,17 @@ unsigned long pagemap_pfn(void *addr)
 	if (!(ent & (1ULL << 63)))
 		return 0;
 	return ent & ((1ULL << 55) - 1);
+}
+
+unsigned long long kpageflags(unsigned long pfn)
+{
+	uint64_t flags;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return ~0ULL;
+	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
+		flags = ~0ULL;
+	close(fd);
+	return flags;
 }

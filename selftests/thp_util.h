@@ -27,6 +27,8 @@ void thp_restore_settings(void);
 long vmstat_get(const char *name);
 /* Fold the per-cpu counter deltas into /proc/vmstat (root; no-op if not). */
 void vmstat_refresh(void);
+/* The value after key and one of the characters of sep at a line's start, or -1. */
+long keyed_value_sep(const char *path, const char *key, const char *sep);
 /* The value after "key " on a line of a file such as memory.stat, or -1. */
 long keyed_file_value(const char *path, const char *key);
 /* A "Field:  N kB" value of /proc/meminfo in kB, or -1. */
@@ -39,5 +41,7 @@ long smaps_kb(void *addr, const char *field);
 void *mmap_aligned(size_t len);
 /* Physical frame of a virtual address (0 if not present), via pagemap. */
 unsigned long pagemap_pfn(void *addr);
+/* The /proc/kpageflags word of a frame, or ~0 if it cannot be read. */
+unsigned long long kpageflags(unsigned long pfn);
 
 #endif

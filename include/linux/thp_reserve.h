@@ -19,6 +19,7 @@
 
 #include <linux/mm_types.h>
 
+struct mem_cgroup;
 struct vm_fault;
 
 /* Why a reservation was released; reported by the thp_res_release event. */
@@ -33,6 +34,7 @@ enum thp_reserve_reason {
 	THP_RES_REASON_COLLAPSE,	/* a copy collapse replaced the range */
 	THP_RES_REASON_STALE,		/* the block was split or freed elsewhere */
 	THP_RES_REASON_INELIGIBLE,	/* the VMA may no longer use THP */
+	THP_RES_REASON_RECLAIM,		/* memory pressure broke it */
 	THP_RES_NR_REASONS,
 };
 
@@ -83,6 +85,8 @@ thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 		    enum thp_reserve_promoter who, bool *mmap_locked);
 bool thp_reserve_below_threshold(struct vm_area_struct *vma,
 				 unsigned int nr_used);
+unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
+				  unsigned long nr_pages);
 
 static inline bool thp_reserve_mm_active(struct mm_struct *mm)
 {
@@ -196,6 +200,13 @@ static inline bool thp_reserve_present(struct mm_struct *mm,
 				       unsigned long haddr)
 {
 	return false;
+}
+
+static inline unsigned long thp_reserve_reclaim(int nid,
+						struct mem_cgroup *target,
+						unsigned long nr_pages)
+{
+	return 0;
 }
 
 static inline enum thp_reserve_promote_result
