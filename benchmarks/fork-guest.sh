@@ -53,8 +53,10 @@ while [ "$i" -le "$runs" ]; do
 					echo 0 >"$cg/memory.swap.max" 2>/dev/null || true
 					arg=$cg
 				fi
+				# Every policy starts from the same defragmented memory.
 				sync
 				echo 3 >/proc/sys/vm/drop_caches
+				echo 1 >/proc/sys/vm/compact_memory
 				echo "== $name $p run $i/$runs"
 				"$bench" "$region" "$pat" "$max" "$secs" $arg >"$out/$name.$p.$i.txt"
 				sed -n 's/^\(children\|end\|seconds\|thp_res_reclaim_delta\|oom_kill_delta\)=/   \1=/p' \

@@ -8,14 +8,9 @@ set -euo pipefail
 res=$1
 policies="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
 scenarios="fork-sparse fork-randk fork-sparse-memcg fork-randk-memcg"
+. "$(dirname "$0")/lib.sh"
 # stat SCENARIO POLICY KEY: "median min max runs" over the runs.
-stat() {
-	cat "$res/raw/$1.$2".*.txt 2>/dev/null | sed -n "s/^$3=//p" | sort -g |
-		awk -v OFMT='%.10g' '{ v[NR] = $1 } END {
-			if (!NR) { print "n/a n/a n/a 0"; exit }
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			print m, v[1], v[NR], NR }'
-}
+stat() { bench_stat "$res/raw/$1.$2.*.txt" "$3"; }
 csv=$res/summary.csv
 echo "scenario,policy,metric,value,unit,runs,min,max" >"$csv"
 for s in $scenarios; do
@@ -30,7 +25,7 @@ for s in $scenarios; do
 	done
 done
 val() { awk -F, -v s="$1" -v p="$2" -v m="$3" '$1 == s && $2 == p && $3 == m { print $4 }' "$csv"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+ratio() { bench_ratio "$@"; }
 echo "## Fork until failure: children ($(sed -n 's/^runs: //p' "$res/kernel-version"))"
 echo
 printf '| policy |'

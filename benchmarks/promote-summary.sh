@@ -5,14 +5,9 @@
 # markdown table with the ratios the promotion claims rest on.
 set -euo pipefail
 res=$1
+. "$(dirname "$0")/lib.sh"
 # stat POLICY KEY: "median min max runs" of KEY over POLICY's runs.
-stat() {
-	cat "$res/raw/$1".*.txt 2>/dev/null | sed -n "s/^$2=//p" | sort -g |
-		awk -v OFMT='%.10g' '{ v[NR] = $1 } END {
-			if (!NR) { print "n/a n/a n/a 0"; exit }
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			print m, v[1], v[NR], NR }'
-}
+stat() { bench_stat "$res/raw/$1.*.txt" "$2"; }
 csv=$res/summary.csv
 echo "scenario,policy,metric,value,unit,runs,min,max" >"$csv"
 # row SCENARIO POLICY METRIC KEY UNIT
@@ -30,7 +25,7 @@ for p in reserve-t256 vanilla-always vanilla-never; do
 	row gups "$p" updates_per_s gups_updates_per_s 1/s
 done
 val() { awk -F, -v s="$1" -v p="$2" -v m="$3" '$1 == s && $2 == p && $3 == m { print $4 }' "$csv"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "n/a") print "n/a"; else printf "%.3f", a / b }'; }
+ratio() { bench_ratio "$@"; }
 echo "## Promotion cost and huge-page benefit ($(sed -n 's/^runs: //p' "$res/kernel-version"))"
 echo
 echo "| scenario | metric | reserve-t256 | vanilla-never | vanilla-always | ratio |"

@@ -16,30 +16,13 @@ set -euo pipefail
 runs=${RUNS:-5}
 size=${SIZE_MIB:-256}
 gups=${GUPS_SECONDS:-10}
-"$TOP/scripts/setup.sh"
-"$TOP/scripts/build.sh" patched perf
-"$TOP/scripts/build.sh" vanilla perf
-mkdir -p "$BUILD/tools"
+. "$TOP/benchmarks/lib.sh"
+bench_begin promote "$runs, size: $size MiB, random access: $gups s, guest: QEMU TCG (times are comparable only as ratios)"
 gcc -O2 -Wall -pthread -o "$BUILD/tools/promote_bench" "$TOP/benchmarks/promote_bench.c"
-release=$(cat "$(obj_dir patched perf)/kernelrelease")
-name=promote-${release%-patched-perf}-$(date +%Y%m%d-%H%M%S)
-res=$TOP/benchmarks/results/$name
-# The guest sees the repository read-only: it writes under build/.
-raw=$BUILD/bench/$name/raw
-mkdir -p "$res" "$raw"
-{
-	echo "patched: $release"
-	echo "vanilla: $(cat "$(obj_dir vanilla perf)/kernelrelease")"
-	echo "source: Debian $KSRC_PKG $(cat "$SRC/debian-version")"
-	echo "date: $(date -u +%FT%TZ)"
-	echo "runs: $runs, size: $size MiB, random access: $gups s, guest: QEMU TCG (times are comparable only as ratios)"
-} >"$res/kernel-version"
 for k in vanilla patched; do
 	step_begin "promotion benchmark on the $k perf kernel"
 	KERNEL=$k FLAVOUR=perf VM_TIMEOUT=3600 "$TOP/scripts/vm.sh" \
 		"$TOP/benchmarks/promote-guest.sh $k $raw $runs $size $gups"
 	step_end "promotion benchmark on the $k perf kernel"
 done
-cp -r "$raw" "$res/raw"
-"$TOP/benchmarks/promote-summary.sh" "$res" | tee "$res/summary.md"
-ln -sfn "$(basename "$res")" "$TOP/benchmarks/results/promote-latest"
+bench_end promote "$TOP/benchmarks/promote-summary.sh"

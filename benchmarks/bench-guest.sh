@@ -1,0 +1,165 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# bench-guest.sh KERNEL OUTDIR RUNS QUICK: runs in the guest for
+# benchmarks/bench.sh. For each run and each policy of KERNEL it runs the
+# scenarios of make bench and writes each one's output to
+# OUTDIR/SCENARIO.POLICY.N.txt. Swap is off (the fork scenario ends in the
+# OOM killer, not in swapping) except for the stress-ng scenario, which
+# measures swap-ins. Progress: one line per step with the elapsed time and
+# an estimate of what is left.
+set -eu
+kernel=$1 out=$2 runs=$3 quick=$4
+here=$(dirname "$0")
+tools=$here/../build/tools
+thp=/sys/kernel/mm/transparent_hugepage
+cg=/sys/fs/cgroup/thpbench
+mkdir -p "$out"
+if [ "$quick" = 1 ]; then
+	size=256 gups_s=3 tohuge_mib=32 tohuge_s=30 fork_s=40 redis_n=20000 stress_s=10
+	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
+else
+	size=1024 gups_s=10 tohuge_mib=64 tohuge_s=90 fork_s=150 redis_n=100000 stress_s=20
+	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
+fi
+case $kernel in
+patched) policies=${POLICIES:-"reserve-t1 reserve-t64 reserve-t256 reserve-t512"} ;;
+vanilla) policies=${POLICIES:-"vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409"} ;;
+esac
+set -- $scenarios
+nsc=$#
+set -- $policies
+steps=$((runs * $# * nsc))
+step=0
+t0=$(date +%s)
+
+# policy NAME: set the THP knobs NAME stands for.
+policy() {
+	echo 1 >"$thp/shrink_underused"
+	echo 511 >"$thp/khugepaged/max_ptes_none"
+	case $1 in
+	vanilla-never) echo never >"$thp/enabled" ;;
+	vanilla-madvise) echo madvise >"$thp/enabled" ;;
+	vanilla-always) echo always >"$thp/enabled" ;;
+	vanilla-always-underused409)
+		echo always >"$thp/enabled"
+		echo 409 >"$thp/khugepaged/max_ptes_none" ;;
+	reserve-t*)
+		echo always >"$thp/enabled"
+		echo "${1#reserve-t}" >"$thp/promotion_threshold" ;;
+	esac
+}
+
+# progress SCENARIO POLICY RUN: one line before each step.
+progress() {
+	now=$(date +%s)
+	el=$((now - t0))
+	left=n/a
+	[ "$step" -gt 0 ] && left="~$((el * (steps - step) / step))s"
+	step=$((step + 1))
+	echo "== [$step/$steps] $1 $2 run $3 (elapsed ${el}s, left $left)"
+}
+
+fresh() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory
+}
+
+# Scenario 1: fork until failure, sparse and random-k.
+sc_fork() {
+	for pat in sparse randk; do
+		fresh
+		"$tools/fork_bench" 64 "$pat" 5000 "$fork_s" >"$out/fork-$pat.$1.$2.txt"
+	done
+}
+
+# Scenario 7: redis-server loaded by redis-benchmark; BGSAVE's memory peak.
+sc_redis() {
+	command -v redis-server >/dev/null || { echo "n/a: no redis-server" >"$out/redis.$1.$2.txt"; return 0; }
+	dir=$(mktemp -d)
+	redis-server --port 6399 --save "" --appendonly no --dir "$dir" --daemonize no \
+		>/dev/null 2>&1 &
+	pid=$!
+	i=0
+	until redis-cli -p 6399 ping >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || break
+		sleep 0.1
+	done
+	{
+		redis-benchmark -p 6399 -t set,get -n "$redis_n" -d 1024 -r 1000000 --csv 2>/dev/null |
+			awk -F, 'NR > 1 { gsub(/"/, ""); t = tolower($1); print t "_ops_per_s=" $2; print t "_p99_ms=" $7 }'
+		echo "rss_kib=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)"
+		free0=$(awk '/^MemAvailable/ { print $2 }' /proc/meminfo)
+		low=$free0
+		redis-cli -p 6399 bgsave >/dev/null
+		sleep 0.05
+		while redis-cli -p 6399 info persistence | grep -q 'rdb_bgsave_in_progress:1'; do
+			m=$(awk '/^MemAvailable/ { print $2 }' /proc/meminfo)
+			[ "$m" -lt "$low" ] && low=$m
+			sleep 0.05
+		done
+		echo "bgsave_peak_kib=$((free0 - low))"
+	} >"$out/redis.$1.$2.txt"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	rm -rf "$dir"
+}
+
+# Scenario 8: stress-ng vm and bigheap in a group with memory.max, with swap.
+sc_stress() {
+	mkdir -p "$cg"
+	echo 384M >"$cg/memory.max"
+	echo max >"$cg/memory.swap.max" 2>/dev/null || true
+	swapon -a 2>/dev/null || true
+	in0=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
+	oom0=$(awk '$1 == "oom_kill" { print $2 }' /proc/vmstat)
+	sh -c "echo \$\$ >$cg/cgroup.procs; exec stress-ng --vm 2 --vm-bytes 192M \
+		--bigheap 1 --timeout ${stress_s}s --metrics-brief" >"$out/stress.$1.$2.log" 2>&1 || true
+	{
+		awk '/stress-ng: metrc:.* (vm|bigheap) / { print $4 "_bogo_ops=" $5 }' "$out/stress.$1.$2.log"
+		echo "pswpin=$(( $(awk '$1 == "pswpin" { print $2 }' /proc/vmstat) - in0 ))"
+		echo "oom_kills=$(( $(awk '$1 == "oom_kill" { print $2 }' /proc/vmstat) - oom0 ))"
+	} >"$out/stress.$1.$2.txt"
+	swapoff -a 2>/dev/null || true
+	rmdir "$cg" 2>/dev/null || true
+}
+
+grep -q memory /sys/fs/cgroup/cgroup.subtree_control ||
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+swapoff -a 2>/dev/null || true
+echo 1000 >"$thp/khugepaged/scan_sleep_millisecs"
+i=1
+while [ "$i" -le "$runs" ]; do
+	for p in $policies; do
+		policy "$p"
+		for s in $scenarios; do
+			progress "$s" "$p" "$i"
+			fresh
+			case $s in
+			fork) sc_fork "$p" "$i" ;;
+			sparse) "$tools/thp_bench" sparse "$size" >"$out/sparse.$p.$i.txt" ;;
+			dense) "$tools/thp_bench" dense "$size" >"$out/dense.$p.$i.txt" ;;
+			tohuge)
+				"$tools/thp_bench" tohuge "$tohuge_mib" 400 "$tohuge_s" \
+					>"$out/tohuge.$p.$i.txt" ;;
+			gups) "$tools/thp_bench" gups "$size" "$gups_s" >"$out/gups.$p.$i.txt" ;;
+			promote)
+				case $p in
+				reserve-t256 | vanilla-never)
+					echo 600000 >"$thp/khugepaged/scan_sleep_millisecs"
+					[ "$p" = vanilla-never ] || echo always >"$thp/enabled"
+					"$tools/promote_bench" 128 collapse 1 >"$out/promote.$p.$i.txt"
+					echo 1000 >"$thp/khugepaged/scan_sleep_millisecs" ;;
+				esac ;;
+			redis) sc_redis "$p" "$i" ;;
+			stress) sc_stress "$p" "$i" ;;
+			esac
+		done
+	done
+	i=$((i + 1))
+done
+echo "== done in $(($(date +%s) - t0))s"
+[ "$kernel" = patched ] && echo 256 >"$thp/promotion_threshold"
+echo 511 >"$thp/khugepaged/max_ptes_none"
+echo always >"$thp/enabled"

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+# Sourced by the benchmark drivers after scripts/lib.sh.
+
+# bench_begin PREFIX DESCRIPTION: install what is missing, build the perf
+# kernels (patched and vanilla), and make the results directory $res
+# (benchmarks/results/PREFIX-<kernel>-<date>) with its kernel-version file,
+# and the raw directory $raw under build/, which the guest can write.
+bench_begin() {
+	local release
+	"$TOP/scripts/setup.sh"
+	"$TOP/scripts/build.sh" patched perf
+	"$TOP/scripts/build.sh" vanilla perf
+	mkdir -p "$BUILD/tools"
+	release=$(cat "$(obj_dir patched perf)/kernelrelease")
+	name=$1-${release%-patched-perf}-$(date +%Y%m%d-%H%M%S)
+	res=$TOP/benchmarks/results/$name
+	raw=$BUILD/bench/$name/raw
+	mkdir -p "$res" "$raw"
+	{
+		echo "patched: $release"
+		echo "vanilla: $(cat "$(obj_dir vanilla perf)/kernelrelease")"
+		echo "source: Debian $KSRC_PKG $(cat "$SRC/debian-version")"
+		echo "date: $(date -u +%FT%TZ)"
+		echo "runs: $2"
+	} >"$res/kernel-version"
+}
+
+# bench_end PREFIX SUMMARY_SCRIPT: keep the raw outputs with the results,
+# print and keep the summary, and point PREFIX-latest at the results.
+bench_end() {
+	cp -r "$raw" "$res/raw"
+	"$2" "$res" | tee "$res/summary.md"
+	ln -sfn "$(basename "$res")" "$TOP/benchmarks/results/$1-latest"
+}
+
+# bench_stat FILES KEY: "median min max runs" of the KEY=value lines in
+# FILES (a glob), "n/a n/a n/a 0" when there is none.
+bench_stat() {
+	# shellcheck disable=SC2086
+	cat $1 2>/dev/null | sed -n "s/^$2=//p" | grep -v '^n/a$' | sort -g |
+		awk -v OFMT='%.10g' '{ v[NR] = $1 } END {
+			if (!NR) { print "n/a n/a n/a 0"; exit }
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			print m, v[1], v[NR], NR }'
+}
+
+# bench_ratio A B: A / B with three decimals, n/a when either is missing.
+bench_ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
+		else printf "%.3f", a / b }'
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * thp_bench: the single-process scenarios of make bench.
+ *
+ *   thp_bench sparse SIZE_MIB        first touch of one page per 2 MiB
+ *   thp_bench dense SIZE_MIB         first touch of every page
+ *   thp_bench tohuge SIZE_MIB USED SECONDS
+ *                                    write USED of 512 pages per 2 MiB,
+ *                                    then sample the PMD-mapped share
+ *   thp_bench gups SIZE_MIB SECONDS  fill, warm up, then random updates
+ *
+ * Every mode maps SIZE_MIB of 2 MiB-aligned private anonymous memory.
+ * Output: "key=value" lines; tohuge adds "sample=SECONDS FRACTION" lines.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HPAGE	(2UL << 20)
+#define PAGE	4096UL
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A field of the smaps entry that contains addr, in kB, or -1. */
+static long smaps_kb(void *addr, const char *field)
+{
+	unsigned long a = (unsigned long)addr, s, e;
+	size_t n = strlen(field);
+	char line[256];
+	long v = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= s && a < e;
+			continue;
+		}
+		if (in && !strncmp(line, field, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static char *map_aligned(size_t len)
+{
+	char *raw = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (raw == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	return (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+}
+
+static void report_memory(char *p)
+{
+	printf("rss_kib=%ld\nhuge_kib=%ld\n", smaps_kb(p, "Rss"), smaps_kb(p, "AnonHugePages"));
+}
+
+/* First touch of one page (sparse) or every page (dense) of each 2 MiB. */
+static void first_touch(size_t len, int dense)
+{
+	char *p = map_aligned(len);
+	size_t step = dense ? PAGE : HPAGE, n = 0;
+	double t0 = now_s(), t;
+
+	for (size_t off = 0; off < len; off += step, n++)
+		p[off] = 1;
+	t = now_s() - t0;
+	printf("faults=%zu\ntotal_ms=%.3f\nus_per_touch=%.3f\n", n, t * 1e3, t * 1e6 / n);
+	report_memory(p);
+}
+
+/* Write used of 512 pages per 2 MiB, then sample the PMD-mapped share. */
+static void to_huge(size_t len, int used, double secs)
+{
+	char *p = map_aligned(len);
+	double t0, t;
+
+	for (size_t off = 0; off < len; off += HPAGE)
+		for (int i = 0; i < used; i++)
+			p[off + i * PAGE] = 1;
+	t0 = now_s();
+	for (;;) {
+		long huge = smaps_kb(p, "AnonHugePages");
+		int full = huge * 1024L >= (long)len;
+
+		t = now_s() - t0;
+		printf("sample=%.1f %.4f\n", t, huge < 0 ? 0 : huge * 1024.0 / len);
+		fflush(stdout);
+		if (full) {
+			printf("seconds_to_huge=%.1f\n", t);
+			break;
+		}
+		if (t >= secs) {
+			printf("seconds_to_huge=n/a\n");
+			break;
+		}
+		usleep(500000);
+	}
+	report_memory(p);
+}
+
+/* Fill, warm up for a second, then random 8-byte updates for secs. */
+static void gups(size_t len, double secs)
+{
+	uint64_t *p = (uint64_t *)map_aligned(len), x = 88172645463325252ULL;
+	size_t words = len / sizeof(*p), n = 0;
+	double t0, t;
+
+	memset(p, 1, len);
+	for (int phase = 0; phase < 2; phase++) {
+		t0 = now_s();
+		n = 0;
+		do {
+			for (int i = 0; i < 4096; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				p[x % words] += x;
+			}
+			n += 4096;
+			t = now_s() - t0;
+		} while (t < (phase ? secs : 1.0));
+	}
+	printf("updates_per_s=%.0f\n", n / t);
+	report_memory((char *)p);
+}
+
+int main(int argc, char **argv)
+{
+	size_t len;
+
+	if (argc < 3)
+		goto usage;
+	len = strtoul(argv[2], NULL, 10) << 20;
+	if (!strcmp(argv[1], "sparse"))
+		first_touch(len, 0);
+	else if (!strcmp(argv[1], "dense"))
+		first_touch(len, 1);
+	else if (!strcmp(argv[1], "tohuge") && argc == 5)
+		to_huge(len, atoi(argv[3]), atof(argv[4]));
+	else if (!strcmp(argv[1], "gups") && argc == 4)
+		gups(len, atof(argv[3]));
+	else
+		goto usage;
+	return 0;
+usage:
+	fprintf(stderr, "usage: %s sparse|dense SIZE_MIB | tohuge SIZE_MIB USED SECONDS | gups SIZE_MIB SECONDS\n",
+		argv[0]);
+	return 2;
+}
