@@ -12,7 +12,7 @@ S := scripts
 export KERNEL
 
 .PHONY: all run check check-kasan setup source apply export-patches kernel vanilla selftests \
-	shell vm-run lint bench-promote bench-fork series series-build clean distclean help
+	shell vm-run lint bench bench-promote bench-fork series series-build clean distclean help
 
 all: help
 
@@ -49,6 +49,9 @@ run: setup
 	@$(S)/build.sh $(KERNEL) perf
 	@$(S)/selftests.sh
 	@KERNEL=$(KERNEL) FLAVOUR=perf $(S)/vm.sh $(CURDIR)/$(S)/demo.sh
+	@QUICK=1 SCENARIOS="fork tohuge gups" \
+		POLICIES="reserve-t256 vanilla-always vanilla-never" \
+		BENCH_RESULTS=$(CURDIR)/build/run-bench benchmarks/bench.sh
 
 shell: setup
 	@test -f build/obj/$(KERNEL)-$(or $(FLAVOUR),debug)/arch/x86/boot/bzImage || \
@@ -63,6 +66,11 @@ vm-run: setup
 
 lint: setup
 	@$(S)/lint.sh
+
+# Every scenario of benchmarks/README.md, 4 stock and 4 reservation
+# policies, one invocation (QUICK=1: about 10 minutes once built).
+bench: setup
+	@benchmarks/bench.sh
 
 # Promotion in place vs copy collapse, and random access afterwards
 # (patched and vanilla perf kernels, one invocation).

@@ -15,16 +15,21 @@ thp=/sys/kernel/mm/transparent_hugepage
 cg=/sys/fs/cgroup/thpbench
 mkdir -p "$out"
 if [ "$quick" = 1 ]; then
-	size=256 gups_s=3 tohuge_mib=32 tohuge_s=30 fork_s=40 redis_n=20000 stress_s=10
+	size=256 gups_s=3 tohuge_mib=32 tohuge_s=30 fork_s=60 fork_cg=192M redis_n=20000 stress_s=10
 	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
 else
-	size=1024 gups_s=10 tohuge_mib=64 tohuge_s=90 fork_s=150 redis_n=100000 stress_s=20
+	size=1024 gups_s=10 tohuge_mib=64 tohuge_s=90 fork_s=300 fork_cg=512M redis_n=100000 stress_s=20
 	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
 fi
 case $kernel in
-patched) policies=${POLICIES:-"reserve-t1 reserve-t64 reserve-t256 reserve-t512"} ;;
-vanilla) policies=${POLICIES:-"vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409"} ;;
+patched) all="reserve-t1 reserve-t64 reserve-t256 reserve-t512" ;;
+vanilla) all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409" ;;
 esac
+# POLICIES, if set, picks some of them (the other kernel's names are ignored).
+policies=
+for p in $all; do
+	case " ${POLICIES:-$all} " in *" $p "*) policies="$policies $p" ;; esac
+done
 set -- $scenarios
 nsc=$#
 set -- $policies
@@ -65,11 +70,16 @@ fresh() {
 	echo 1 >/proc/sys/vm/compact_memory
 }
 
-# Scenario 1: fork until failure, sparse and random-k.
+# Scenario 1: fork until failure, sparse and random-k, in a group with
+# memory.max fork_cg, so that it ends in the OOM killer within minutes
+# whatever the guest's size (make bench-fork also runs it system-wide).
 sc_fork() {
 	for pat in sparse randk; do
 		fresh
-		"$tools/fork_bench" 64 "$pat" 5000 "$fork_s" >"$out/fork-$pat.$1.$2.txt"
+		mkdir -p "$cg"
+		echo "$fork_cg" >"$cg/memory.max"
+		"$tools/fork_bench" 64 "$pat" 20000 "$fork_s" "$cg" >"$out/fork-$pat.$1.$2.txt"
+		rmdir "$cg" 2>/dev/null || true
 	done
 }
 
@@ -87,8 +97,12 @@ sc_redis() {
 		sleep 0.1
 	done
 	{
+		# CSV: "test","rps","avg","min","p50","p95","p99","max" (latencies in ms).
 		redis-benchmark -p 6399 -t set,get -n "$redis_n" -d 1024 -r 1000000 --csv 2>/dev/null |
-			awk -F, 'NR > 1 { gsub(/"/, ""); t = tolower($1); print t "_ops_per_s=" $2; print t "_p99_ms=" $7 }'
+			awk -F, 'NR > 1 { gsub(/"/, ""); t = tolower($1)
+				print t "_ops_per_s=" $2; print t "_p99_ms=" $7
+				ops += $2; n++; if ($7 > p99) p99 = $7 }
+				END { if (n) { print "ops_per_s=" ops / n; print "p99_ms=" p99 } }'
 		echo "rss_kib=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)"
 		free0=$(awk '/^MemAvailable/ { print $2 }' /proc/meminfo)
 		low=$free0
@@ -111,13 +125,14 @@ sc_stress() {
 	mkdir -p "$cg"
 	echo 384M >"$cg/memory.max"
 	echo max >"$cg/memory.swap.max" 2>/dev/null || true
-	swapon -a 2>/dev/null || true
+	swapon /dev/vda 2>/dev/null || true
 	in0=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
 	oom0=$(awk '$1 == "oom_kill" { print $2 }' /proc/vmstat)
 	sh -c "echo \$\$ >$cg/cgroup.procs; exec stress-ng --vm 2 --vm-bytes 192M \
 		--bigheap 1 --timeout ${stress_s}s --metrics-brief" >"$out/stress.$1.$2.log" 2>&1 || true
 	{
-		awk '/stress-ng: metrc:.* (vm|bigheap) / { print $4 "_bogo_ops=" $5 }' "$out/stress.$1.$2.log"
+		awk '$2 == "metrc:" && $4 ~ /^(vm|bigheap)$/ && $5 ~ /^[0-9]+$/ { print $4 "_bogo_ops=" $5 }' \
+			"$out/stress.$1.$2.log"
 		echo "pswpin=$(( $(awk '$1 == "pswpin" { print $2 }' /proc/vmstat) - in0 ))"
 		echo "oom_kills=$(( $(awk '$1 == "oom_kill" { print $2 }' /proc/vmstat) - oom0 ))"
 	} >"$out/stress.$1.$2.txt"

@@ -22,10 +22,15 @@ mem=${VM_MEM:-1024}
 . "$TOP/benchmarks/lib.sh"
 bench_begin fork "$runs, guest: $mem MiB, no swap, region: $region MiB per child, memcg: memory.max $cgmib MiB, limits: $max children, $secs s; QEMU TCG (times are comparable only as ratios)"
 gcc -O2 -Wall -o "$BUILD/tools/fork_bench" "$TOP/benchmarks/fork_bench.c"
-for k in vanilla patched; do
-	step_begin "fork-until-failure on the $k perf kernel"
-	KERNEL=$k FLAVOUR=perf VM_MEM=$mem VM_TIMEOUT=5400 "$TOP/scripts/vm.sh" \
-		"$TOP/benchmarks/fork-guest.sh $k $raw $runs $region $max $secs $cgmib"
-	step_end "fork-until-failure on the $k perf kernel"
+policies="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+# One fresh boot per policy and run: see fork-guest.sh.
+for i in $(seq "$runs"); do
+	for p in $policies; do
+		case $p in vanilla-*) k=vanilla ;; *) k=patched ;; esac
+		step_begin "fork-until-failure, $p, run $i/$runs ($k perf kernel)"
+		KERNEL=$k FLAVOUR=perf VM_MEM=$mem VM_TIMEOUT=1800 "$TOP/scripts/vm.sh" \
+			"$TOP/benchmarks/fork-guest.sh $p $raw $i $region $max $secs $cgmib"
+		step_end "fork-until-failure, $p, run $i/$runs ($k perf kernel)"
+	done
 done
 bench_end fork "$TOP/benchmarks/fork-summary.sh"

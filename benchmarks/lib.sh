@@ -3,7 +3,8 @@
 
 # bench_begin PREFIX DESCRIPTION: install what is missing, build the perf
 # kernels (patched and vanilla), and make the results directory $res
-# (benchmarks/results/PREFIX-<kernel>-<date>) with its kernel-version file,
+# (benchmarks/results/[PREFIX-]<kernel>-<date>, or under $BENCH_RESULTS)
+# with its kernel-version file,
 # and the raw directory $raw under build/, which the guest can write.
 bench_begin() {
 	local release
@@ -12,8 +13,8 @@ bench_begin() {
 	"$TOP/scripts/build.sh" vanilla perf
 	mkdir -p "$BUILD/tools"
 	release=$(cat "$(obj_dir patched perf)/kernelrelease")
-	name=$1-${release%-patched-perf}-$(date +%Y%m%d-%H%M%S)
-	res=$TOP/benchmarks/results/$name
+	name=${1:+$1-}${release%-patched-perf}-$(date +%Y%m%d-%H%M%S)
+	res=${BENCH_RESULTS:-$TOP/benchmarks/results}/$name
 	raw=$BUILD/bench/$name/raw
 	mkdir -p "$res" "$raw"
 	{
@@ -30,7 +31,7 @@ bench_begin() {
 bench_end() {
 	cp -r "$raw" "$res/raw"
 	"$2" "$res" | tee "$res/summary.md"
-	ln -sfn "$(basename "$res")" "$TOP/benchmarks/results/$1-latest"
+	ln -sfn "$(basename "$res")" "$(dirname "$res")/$1-latest"
 }
 
 # bench_stat FILES KEY: "median min max runs" of the KEY=value lines in

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # harness-tests.sh: checks of the workbench itself, run by make check on the
 # host: the kernel log watch must catch each kind of report and pass a clean
-# log. Prints KTAP-style lines and writes "passed failed" to build/harness-counts.
+# log; the benchmark summaries must compute what they claim. Prints KTAP-style lines and writes "passed failed" to build/harness-counts.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -56,6 +56,38 @@ if "$TOP/scripts/logwatch.sh" "$tmp/clean.log" "$tmp/taint512" 2>/dev/null; then
 	result fail "logwatch fails a tainted kernel"
 else
 	result ok "logwatch fails a tainted kernel"
+fi
+# The benchmark summaries: medians, min and max over runs, n/a for a
+# measured scenario without a value, ratios to the stock policies.
+b=$tmp/bench
+mkdir -p "$b/raw"
+echo "runs: 3" >"$b/kernel-version"
+for i in 1 2 3; do
+	echo "children=$((i * 10))" >"$b/raw/fork-sparse.vanilla-always.$i.txt"
+	echo "children=$((100 + i * 10))" >"$b/raw/fork-sparse.reserve-t256.$i.txt"
+	echo "children=$((200 + i))" >"$b/raw/fork-sparse.vanilla-never.$i.txt"
+done
+printf 'sample=0.0 0.5\nseconds_to_huge=n/a\n' >"$b/raw/tohuge.reserve-t256.1.txt"
+"$TOP/benchmarks/bench-summary.sh" "$b" >"$b/out.md" 2>&1
+if grep -qx 'fork-sparse,vanilla-always,children,20,count,3,10,30' "$b/summary.csv" &&
+	grep -qx 'fork-sparse,reserve-t256,children,120,count,3,110,130' "$b/summary.csv" &&
+	grep -qx 'time-to-huge,reserve-t256,seconds_to_huge,n/a,s,0,n/a,n/a' "$b/summary.csv" &&
+	! grep -q '^time-to-huge,vanilla-always' "$b/summary.csv" &&
+	grep -q '| fork-sparse | children (count) | 202 | 20 | 120 | 6.000 | 0.594 |' "$b/out.md"; then
+	result ok "bench-summary.sh: medians, min, max, n/a and ratios"
+else
+	result fail "bench-summary.sh: medians, min, max, n/a and ratios ($(cat "$b/summary.csv" "$b/out.md" | tr '\n' ' '))"
+fi
+rm -f "$b/summary.csv"
+for i in 1 2 3; do
+	mv "$b/raw/fork-sparse.vanilla-always.$i.txt" "$b/raw/fork-sparse-memcg.vanilla-always.$i.txt"
+done
+"$TOP/benchmarks/fork-summary.sh" "$b" >"$b/out.md" 2>&1
+if grep -qx 'fork-sparse-memcg,vanilla-always,children,20,count,3,10,30' "$b/summary.csv" &&
+	grep -q '^| reserve-t256 | 120 (x' "$b/out.md"; then
+	result ok "fork-summary.sh: medians per scenario and policy"
+else
+	result fail "fork-summary.sh: medians per scenario and policy ($(cat "$b/summary.csv" | tr '\n' ' '))"
 fi
 # With a built kernel (KERNEL, FLAVOUR): the guest returns the command's
 # exit status exactly, and its output.

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# bench-summary.sh RESULTS_DIR: reads RESULTS_DIR/raw (written by
+# bench-guest.sh), writes RESULTS_DIR/summary.csv (median, min and max over
+# the runs), prints a markdown table with each policy's value and the
+# ratios of reserve-t256 to vanilla-always and vanilla-never, and draws
+# RESULTS_DIR/memory.png, fault-cost.png and time-to-huge.png with gnuplot.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+res=$1
+all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+# The policies that ran (make run runs three of them).
+policies=
+for p in $all; do
+	ls "$res/raw/"*".$p".*.txt >/dev/null 2>&1 && policies="$policies $p"
+done
+# Rows: SCENARIO METRIC RAW_FILE_PREFIX KEY UNIT (see benchmarks/README.md).
+rows="fork-sparse children fork-sparse children count
+fork-randk children fork-randk children count
+sparse-touch us_per_fault sparse us_per_touch us
+sparse-touch rss_kib sparse rss_kib KiB
+dense-touch total_ms dense total_ms ms
+dense-touch rss_kib dense rss_kib KiB
+time-to-huge seconds_to_huge tohuge seconds_to_huge s
+time-to-huge huge_kib tohuge huge_kib KiB
+gups updates_per_s gups updates_per_s 1/s
+promote-cost ms_per_2mib promote collapse_ms_per_2mib ms
+promote-cost mmap_lock_reader_max_wait promote reader_max_wait_us us
+redis ops_per_s redis ops_per_s 1/s
+redis p99_ms redis p99_ms ms
+redis rss_kib redis rss_kib KiB
+redis bgsave_peak_kib redis bgsave_peak_kib KiB
+stress-ng vm_bogo_ops stress vm_bogo_ops count
+stress-ng bigheap_bogo_ops stress bigheap_bogo_ops count
+stress-ng pswpin stress pswpin pages
+stress-ng oom_kills stress oom_kills count"
+csv=$res/summary.csv
+echo "scenario,policy,metric,value,unit,runs,min,max" >"$csv"
+while read -r scen metric file key unit; do
+	for p in $policies; do
+		read -r m lo hi n <<<"$(bench_stat "$res/raw/$file.$p.*.txt" "$key")"
+		# A scenario that did not run for a policy has no row; one that ran
+		# without a value (e.g. never huge within the limit) reports n/a.
+		ls "$res/raw/$file.$p".*.txt >/dev/null 2>&1 || continue
+		echo "$scen,$p,$metric,$m,$unit,$n,$lo,$hi" >>"$csv"
+	done
+done <<<"$rows"
+
+val() { awk -F, -v s="$1" -v p="$2" -v m="$3" '$1 == s && $2 == p && $3 == m { print $4 }' "$csv"; }
+echo "## make bench ($(sed -n 's/^runs: //p' "$res/kernel-version"))"
+echo
+echo "Medians; n/a: measured but no value (e.g. never fully huge within the time limit)."
+echo
+printf '| scenario | metric |'
+for p in $policies; do printf ' %s |' "$p"; done
+echo ' t256 / always | t256 / never |'
+printf '|---|---|'
+for p in $policies; do printf -- '---|'; done
+echo '---|---|'
+while read -r scen metric file key unit; do
+	grep -q "^$scen,[^,]*,$metric," "$csv" || continue
+	printf '| %s | %s (%s) |' "$scen" "$metric" "$unit"
+	for p in $policies; do v=$(val "$scen" "$p" "$metric"); printf ' %s |' "${v:--}"; done
+	t=$(val "$scen" reserve-t256 "$metric")
+	echo " $(bench_ratio "$t" "$(val "$scen" vanilla-always "$metric")") | $(bench_ratio "$t" "$(val "$scen" vanilla-never "$metric")") |"
+done <<<"$rows"
+echo
+echo "Raw runs: $res/raw; all values: $res/summary.csv"
+
+command -v gnuplot >/dev/null || { echo "(no gnuplot: no plots)"; exit 0; }
+dat=$res/plot-data
+mkdir -p "$dat"
+# Bars: one value per policy for a scenario/metric.
+bars() {
+	for p in $policies; do
+		v=$(val "$1" "$p" "$2")
+		case $v in '' | n/a) v=0 ;; esac
+		echo "$p $v"
+	done >"$dat/$1-$2.dat"
+}
+bars sparse-touch rss_kib
+bars fork-sparse children
+bars sparse-touch us_per_fault
+bars dense-touch total_ms
+gnuplot <<EOF
+set terminal pngcairo size 1000,700 font ",10"
+set style data histograms
+set style fill solid 0.8 border -1
+set xtics rotate by -30
+set grid ytics
+unset key
+set output "$res/memory.png"
+set multiplot layout 2,1 title "Memory by policy (QEMU TCG guest; memory figures are exact)"
+set title "Sparse first touch, one page per 2 MiB: Rss (KiB, lower is better)"
+plot "$dat/sparse-touch-rss_kib.dat" using 2:xtic(1)
+set title "Fork until failure, sparse: children (higher is better)"
+plot "$dat/fork-sparse-children.dat" using 2:xtic(1)
+unset multiplot
+set output "$res/fault-cost.png"
+set multiplot layout 2,1 title "Fault cost by policy (TCG: compare as ratios only)"
+set title "Sparse first touch: microseconds per fault"
+plot "$dat/sparse-touch-us_per_fault.dat" using 2:xtic(1)
+set title "Dense first touch: total milliseconds"
+plot "$dat/dense-touch-total_ms.dat" using 2:xtic(1)
+unset multiplot
+EOF
+# Curves: the PMD-mapped share of the region over time, first run.
+plot=""
+for p in $policies; do
+	f=$(ls "$res/raw/tohuge.$p".*.txt 2>/dev/null | head -1) || true
+	[ -n "$f" ] || continue
+	sed -n 's/^sample=//p' "$f" >"$dat/tohuge-$p.dat"
+	plot="$plot${plot:+, }\"$dat/tohuge-$p.dat\" using 1:2 with linespoints title \"$p\""
+done
+[ -n "$plot" ] && gnuplot <<EOF
+set terminal pngcairo size 1000,600 font ",10"
+set output "$res/time-to-huge.png"
+set title "Time to huge: PMD-mapped share of a region with 400 of 512 pages used per 2 MiB"
+set xlabel "seconds after the writes"
+set ylabel "share of the region mapped by PMDs"
+set yrange [0:1.05]
+set key outside right
+set grid
+plot $plot
+EOF
+echo "Plots: $res/memory.png, $res/fault-cost.png, $res/time-to-huge.png"
