@@ -1,39 +1,27 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# bench-guest.sh KERNEL OUTDIR RUNS QUICK: runs in the guest for
-# benchmarks/bench.sh. For each run and each policy of KERNEL it runs the
-# scenarios of make bench and writes each one's output to
-# OUTDIR/SCENARIO.POLICY.N.txt. Swap is off (the fork scenario ends in the
-# OOM killer, not in swapping) except for the stress-ng scenario, which
-# measures swap-ins. Progress: one line per step with the elapsed time and
-# an estimate of what is left.
+# bench-guest.sh POLICY OUTDIR RUN QUICK: runs in a fresh guest for
+# benchmarks/bench.sh. It runs the scenarios of make bench under POLICY
+# and writes each one's output to OUTDIR/SCENARIO.POLICY.RUN.txt. Swap is
+# off (the fork scenario ends in the OOM killer, not in swapping) except
+# for the stress-ng scenario, which measures swap-ins. Progress: one line
+# per scenario with the elapsed time and an estimate of what is left.
 set -eu
-kernel=$1 out=$2 runs=$3 quick=$4
+p=$1 out=$2 i=$3 quick=$4
 here=$(dirname "$0")
 tools=$here/../build/tools
 thp=/sys/kernel/mm/transparent_hugepage
 cg=/sys/fs/cgroup/thpbench
 mkdir -p "$out"
 if [ "$quick" = 1 ]; then
-	size=256 gups_s=3 tohuge_mib=32 tohuge_s=30 fork_s=60 fork_cg=192M redis_n=20000 stress_s=10
+	size=128 gups_s=2 tohuge_mib=32 tohuge_s=20 fork_s=60 fork_cg=128M redis_n=10000 stress_s=6
 	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
 else
 	size=1024 gups_s=10 tohuge_mib=64 tohuge_s=90 fork_s=300 fork_cg=512M redis_n=100000 stress_s=20
 	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
 fi
-case $kernel in
-patched) all="reserve-t1 reserve-t64 reserve-t256 reserve-t512" ;;
-vanilla) all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409" ;;
-esac
-# POLICIES, if set, picks some of them (the other kernel's names are ignored).
-policies=
-for p in $all; do
-	case " ${POLICIES:-$all} " in *" $p "*) policies="$policies $p" ;; esac
-done
 set -- $scenarios
-nsc=$#
-set -- $policies
-steps=$((runs * $# * nsc))
+steps=$#
 step=0
 t0=$(date +%s)
 
@@ -54,7 +42,7 @@ policy() {
 	esac
 }
 
-# progress SCENARIO POLICY RUN: one line before each step.
+# progress SCENARIO POLICY RUN: one line before each scenario.
 progress() {
 	now=$(date +%s)
 	el=$((now - t0))
@@ -144,37 +132,27 @@ grep -q memory /sys/fs/cgroup/cgroup.subtree_control ||
 	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
 swapoff -a 2>/dev/null || true
 echo 1000 >"$thp/khugepaged/scan_sleep_millisecs"
-i=1
-while [ "$i" -le "$runs" ]; do
-	for p in $policies; do
-		policy "$p"
-		for s in $scenarios; do
-			progress "$s" "$p" "$i"
-			fresh
-			case $s in
-			fork) sc_fork "$p" "$i" ;;
-			sparse) "$tools/thp_bench" sparse "$size" >"$out/sparse.$p.$i.txt" ;;
-			dense) "$tools/thp_bench" dense "$size" >"$out/dense.$p.$i.txt" ;;
-			tohuge)
-				"$tools/thp_bench" tohuge "$tohuge_mib" 400 "$tohuge_s" \
-					>"$out/tohuge.$p.$i.txt" ;;
-			gups) "$tools/thp_bench" gups "$size" "$gups_s" >"$out/gups.$p.$i.txt" ;;
-			promote)
-				case $p in
-				reserve-t256 | vanilla-never)
-					echo 600000 >"$thp/khugepaged/scan_sleep_millisecs"
-					[ "$p" = vanilla-never ] || echo always >"$thp/enabled"
-					"$tools/promote_bench" 128 collapse 1 >"$out/promote.$p.$i.txt"
-					echo 1000 >"$thp/khugepaged/scan_sleep_millisecs" ;;
-				esac ;;
-			redis) sc_redis "$p" "$i" ;;
-			stress) sc_stress "$p" "$i" ;;
-			esac
-		done
-	done
-	i=$((i + 1))
+policy "$p"
+for s in $scenarios; do
+	progress "$s" "$p" "$i"
+	fresh
+	case $s in
+	fork) sc_fork "$p" "$i" ;;
+	sparse) "$tools/thp_bench" sparse "$size" >"$out/sparse.$p.$i.txt" ;;
+	dense) "$tools/thp_bench" dense "$size" >"$out/dense.$p.$i.txt" ;;
+	tohuge)
+		"$tools/thp_bench" tohuge "$tohuge_mib" 400 "$tohuge_s" >"$out/tohuge.$p.$i.txt" ;;
+	gups) "$tools/thp_bench" gups "$size" "$gups_s" >"$out/gups.$p.$i.txt" ;;
+	promote)
+		# Promotion in place against the copy collapse: two policies only.
+		case $p in
+		reserve-t256 | vanilla-never)
+			echo 600000 >"$thp/khugepaged/scan_sleep_millisecs"
+			"$tools/promote_bench" 128 collapse 1 >"$out/promote.$p.$i.txt"
+			echo 1000 >"$thp/khugepaged/scan_sleep_millisecs" ;;
+		esac ;;
+	redis) sc_redis "$p" "$i" ;;
+	stress) sc_stress "$p" "$i" ;;
+	esac
 done
-echo "== done in $(($(date +%s) - t0))s"
-[ "$kernel" = patched ] && echo 256 >"$thp/promotion_threshold"
-echo 511 >"$thp/khugepaged/max_ptes_none"
-echo always >"$thp/enabled"
+echo "== $p run $i done in $(($(date +%s) - t0))s"

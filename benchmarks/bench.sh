@@ -4,7 +4,7 @@
 # runs every scenario of benchmarks/README.md for the four stock policies
 # (vanilla-never, -madvise, -always, -always-underused409) and the four
 # reservation policies (reserve-t1, -t64, -t256, -t512) in one invocation:
-# one boot per kernel, RUNS runs of each scenario and policy. Writes raw
+# one fresh boot per policy and run, RUNS runs of each. Writes raw
 # outputs, summary.csv, summary.md and PNG plots to
 # benchmarks/results/<kernel>-<date>/ and points benchmarks/results/latest
 # at it.
@@ -27,12 +27,28 @@ for t in thp_bench fork_bench; do
 	gcc -O2 -Wall -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
 done
 gcc -O2 -Wall -pthread -o "$BUILD/tools/promote_bench" "$TOP/benchmarks/promote_bench.c"
+all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+policies=
+for p in $all; do
+	case " ${POLICIES:-$all} " in *" $p "*) policies="$policies $p" ;; esac
+done
+read -r -a plist <<<"$policies"
+# One fresh boot per policy and run: a policy measured after others in the
+# same boot finds free memory fragmented by them (see fork-guest.sh).
 t0=$(date +%s)
-for k in vanilla patched; do
-	step_begin "make bench on the $k perf kernel (elapsed $(( $(date +%s) - t0 ))s)"
-	KERNEL=$k FLAVOUR=perf VM_MEM=$mem VM_TIMEOUT=14400 "$TOP/scripts/vm.sh" \
-		"SCENARIOS='${SCENARIOS:-}' POLICIES='${POLICIES:-}' $TOP/benchmarks/bench-guest.sh $k $raw $runs $quick"
-	step_end "make bench on the $k perf kernel"
+steps=$((runs * ${#plist[@]})) step=0
+for i in $(seq "$runs"); do
+	for p in "${plist[@]}"; do
+		case $p in vanilla-*) k=vanilla ;; *) k=patched ;; esac
+		el=$(( $(date +%s) - t0 ))
+		left=n/a
+		[ "$step" -gt 0 ] && left="~$((el * (steps - step) / step))s"
+		step=$((step + 1))
+		step_begin "[$step/$steps] $p run $i/$runs on the $k perf kernel (elapsed ${el}s, left $left)"
+		KERNEL=$k FLAVOUR=perf VM_MEM=$mem VM_TIMEOUT=7200 "$TOP/scripts/vm.sh" \
+			"SCENARIOS='${SCENARIOS:-}' $TOP/benchmarks/bench-guest.sh $p $raw $i $quick"
+		step_end "[$step/$steps] $p run $i/$runs on the $k perf kernel (elapsed ${el}s, left $left)"
+	done
 done
 cp -r "$raw" "$res/raw"
 "$TOP/benchmarks/bench-summary.sh" "$res" | tee "$res/summary.md"
