@@ -52,10 +52,11 @@ progress() {
 	echo "== [$step/$steps] $1 $2 run $3 (elapsed ${el}s, left $left)"
 }
 
+# Each scenario starts without page cache. Not compacted: under TCG,
+# memory that compaction freed is slow to touch again (see thp_bench.c).
 fresh() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	echo 1 >/proc/sys/vm/compact_memory
 }
 
 # Scenario 1: fork until failure, sparse and random-k, in a group with
