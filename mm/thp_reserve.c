@@ -36,11 +36,10 @@
  * a lock under it; the only locks taken under it are a folio trylock and the
  * list_lru lock. Reclaim walks the list_lru holding its lock, so it takes the
  * table lock and mmap_lock with trylocks only, and counts what it must skip
- * (thp_res_reclaim_skip). All PTEs of a
- * range live in one page table, so the PTL of that table serialises every
- * fault in the range. Promotion sleeps for the block's folio lock with
- * mmap_lock held for writing, before it takes the anon_vma lock, in the
- * order migration and reclaim use.
+ * (thp_res_reclaim_skip). All PTEs of a range live in one page table, so
+ * the PTL of that table serialises every fault in the range. Promotion
+ * sleeps for the block's folio lock with mmap_lock held for writing, before
+ * it takes the anon_vma lock, in the order migration and reclaim use.
  *
  * See Documentation/mm/thp-reservations.rst.
  */
@@ -144,7 +143,7 @@ static unsigned int thp_reserve_threshold __read_mostly;
 
 static struct kmem_cache *thp_reserve_cache __ro_after_init;
 
-/* Every hashed entry, by node and memory cgroup, least recently populated first. */
+/* Every hashed entry, by node and memcg, least recently populated first. */
 static struct list_lru thp_reserve_lru;
 static struct shrinker *thp_reserve_shrinker __ro_after_init;
 
