@@ -7,10 +7,10 @@
 # for the stress-ng scenario, which measures swap-ins. Progress: one line
 # per scenario with the elapsed time and an estimate of what is left.
 set -eu
+. "$(dirname "$0")/guest-lib.sh"
 p=$1 out=$2 i=$3 quick=$4
 here=$(dirname "$0")
 tools=$here/../build/tools
-thp=/sys/kernel/mm/transparent_hugepage
 cg=/sys/fs/cgroup/thpbench
 mkdir -p "$out"
 if [ "$quick" = 1 ]; then
@@ -25,22 +25,6 @@ steps=$#
 step=0
 t0=$(date +%s)
 
-# policy NAME: set the THP knobs NAME stands for.
-policy() {
-	echo 1 >"$thp/shrink_underused"
-	echo 511 >"$thp/khugepaged/max_ptes_none"
-	case $1 in
-	vanilla-never) echo never >"$thp/enabled" ;;
-	vanilla-madvise) echo madvise >"$thp/enabled" ;;
-	vanilla-always) echo always >"$thp/enabled" ;;
-	vanilla-always-underused409)
-		echo always >"$thp/enabled"
-		echo 409 >"$thp/khugepaged/max_ptes_none" ;;
-	reserve-t*)
-		echo always >"$thp/enabled"
-		echo "${1#reserve-t}" >"$thp/promotion_threshold" ;;
-	esac
-}
 
 # progress SCENARIO POLICY RUN: one line before each scenario.
 progress() {
@@ -133,8 +117,7 @@ sc_stress() {
 	rmdir "$cg" 2>/dev/null || true
 }
 
-grep -q memory /sys/fs/cgroup/cgroup.subtree_control ||
-	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+memcg_on
 swapoff -a 2>/dev/null || true
 echo 1000 >"$thp/khugepaged/scan_sleep_millisecs"
 policy "$p"

@@ -46,7 +46,7 @@ while read -r scen metric file key unit; do
 	done
 done <<<"$rows"
 
-val() { awk -F, -v s="$1" -v p="$2" -v m="$3" '$1 == s && $2 == p && $3 == m { print $4 }' "$csv"; }
+val() { bench_val "$csv" "$@"; }
 echo "## make bench ($(sed -n 's/^runs: //p' "$res/kernel-version"))"
 echo
 echo "Medians; n/a: measured but no value (e.g. never fully huge within the time limit)."

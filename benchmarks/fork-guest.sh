@@ -3,39 +3,22 @@
 # fork-guest.sh POLICY OUTDIR RUN REGION_MIB MAX_CHILDREN SECONDS CG_MIB:
 # runs in the guest for benchmarks/fork.sh, once per policy and run in a
 # fresh boot: a policy run after others in the same boot finds free memory
-# fragmented by them (fewer huge pages for enabled=always, about half the
-# children), whatever compaction does. Swap is off, so running out of
+# fragmented by them (enabled=always then gets fewer huge pages and about
+# twice the children), whatever compaction does. Swap is off, so running out of
 # memory ends in the OOM killer, not in swapping. Each policy runs
 # fork_bench with the sparse and the randk pattern, system-wide and inside
 # a cgroup limited to CG_MIB; each run's output goes to
 # OUTDIR/fork-PATTERN[-memcg].POLICY.RUN.txt.
 set -eu
+. "$(dirname "$0")/guest-lib.sh"
 p=$1 out=$2 i=$3 region=$4 max=$5 secs=$6 cgmib=$7
 bench=$(dirname "$0")/../build/tools/fork_bench
-thp=/sys/kernel/mm/transparent_hugepage
 cg=/sys/fs/cgroup/forkbench
 mkdir -p "$out"
 swapoff -a 2>/dev/null || true
 # khugepaged would only add noise: the children never fill a range.
 echo 600000 >"$thp/khugepaged/scan_sleep_millisecs"
-# policy NAME: set the THP knobs NAME stands for.
-policy() {
-	echo 1 >"$thp/shrink_underused"
-	echo 511 >"$thp/khugepaged/max_ptes_none"
-	case $1 in
-	vanilla-never) echo never >"$thp/enabled" ;;
-	vanilla-madvise) echo madvise >"$thp/enabled" ;;
-	vanilla-always) echo always >"$thp/enabled" ;;
-	vanilla-always-underused409)
-		echo always >"$thp/enabled"
-		echo 409 >"$thp/khugepaged/max_ptes_none" ;;
-	reserve-t*)
-		echo always >"$thp/enabled"
-		echo "${1#reserve-t}" >"$thp/promotion_threshold" ;;
-	esac
-}
-grep -q memory /sys/fs/cgroup/cgroup.subtree_control ||
-	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+memcg_on
 policy "$p"
 for pat in sparse randk; do
 	for where in global memcg; do

@@ -24,7 +24,7 @@ for s in $scenarios; do
 		done
 	done
 done
-val() { awk -F, -v s="$1" -v p="$2" -v m="$3" '$1 == s && $2 == p && $3 == m { print $4 }' "$csv"; }
+val() { bench_val "$csv" "$@"; }
 ratio() { bench_ratio "$@"; }
 echo "## Fork until failure: children ($(sed -n 's/^runs: //p' "$res/kernel-version"))"
 echo

@@ -51,3 +51,8 @@ bench_ratio() {
 		if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
 		else printf "%.3f", a / b }'
 }
+
+# bench_val CSV SCENARIO POLICY METRIC: the value column of that row.
+bench_val() {
+	awk -F, -v s="$2" -v p="$3" -v m="$4" '$1 == s && $2 == p && $3 == m { print $4 }' "$1"
+}

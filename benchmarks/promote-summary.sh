@@ -24,7 +24,7 @@ done
 for p in reserve-t256 vanilla-always vanilla-never; do
 	row gups "$p" updates_per_s gups_updates_per_s 1/s
 done
-val() { awk -F, -v s="$1" -v p="$2" -v m="$3" '$1 == s && $2 == p && $3 == m { print $4 }' "$csv"; }
+val() { bench_val "$csv" "$@"; }
 ratio() { bench_ratio "$@"; }
 echo "## Promotion cost and huge-page benefit ($(sed -n 's/^runs: //p' "$res/kernel-version"))"
 echo

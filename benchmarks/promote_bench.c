@@ -29,20 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
 #endif
 
 #define HPAGE	(2UL << 20)
 #define PAGE	4096UL
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A /proc/vmstat counter, or -1. */
 static long vmstat(const char *name)
@@ -59,31 +53,6 @@ static long vmstat(const char *name)
 			v = strtol(line + n + 1, NULL, 10);
 			break;
 		}
-	fclose(f);
-	return v;
-}
-
-/* AnonHugePages in kB of the mapping that contains addr. */
-static long anon_huge_kb(void *addr)
-{
-	unsigned long a = (unsigned long)addr, s, e;
-	char line[256];
-	long v = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= s && a < e;
-			continue;
-		}
-		if (in && !strncmp(line, "AnonHugePages:", 14)) {
-			v = strtol(line + 14, NULL, 10);
-			break;
-		}
-	}
 	fclose(f);
 	return v;
 }
@@ -145,7 +114,7 @@ int main(int argc, char **argv)
 		for (unsigned long i = 0; i < HPAGE / PAGE - 1; i++)
 			p[r * HPAGE + i * PAGE] = (char)(i + 1);
 	printf("fill_s=%.3f\n", now_s() - t0);
-	printf("huge_kb_after_fill=%ld\n", anon_huge_kb(p));
+	printf("huge_kb_after_fill=%ld\n", smaps_kb(p, "AnonHugePages"));
 
 	if (!strcmp(argv[2], "collapse")) {
 		alloc0 = vmstat("thp_collapse_alloc");
@@ -168,7 +137,7 @@ int main(int argc, char **argv)
 		if (promote0 >= 0)
 			printf("thp_res_promote_delta=%ld\n", vmstat("thp_res_promote") - promote0);
 	}
-	huge = anon_huge_kb(p);
+	huge = smaps_kb(p, "AnonHugePages");
 	printf("huge_kb=%ld\n", huge);
 
 	/* GUPS-style: random 8-byte read-modify-write updates. */

@@ -21,42 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define HPAGE	(2UL << 20)
 #define PAGE	4096UL
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A field of the smaps entry that contains addr, in kB, or -1. */
-static long smaps_kb(void *addr, const char *field)
-{
-	unsigned long a = (unsigned long)addr, s, e;
-	size_t n = strlen(field);
-	char line[256];
-	long v = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= s && a < e;
-			continue;
-		}
-		if (in && !strncmp(line, field, n) && line[n] == ':') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
 
 static char *map_aligned(size_t len)
 {
