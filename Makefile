@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Front door of the workbench. Everything generated goes under build/.
 #
-#   make run          build the perf kernel, boot it, show what THP does
+#   make run          build the perf kernels, boot them, show what reservations do
 #   make check        build the debug kernel and run every test (+ make lint)
 #
 # Variables: KERNEL=patched|vanilla  FLAVOUR=debug|kasan|perf  TESTS="label ..."
