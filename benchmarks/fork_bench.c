@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define PMD	(2UL << 20)
 #define PG	4096UL
 #define NPG	512
@@ -44,24 +46,6 @@ static const char * const counters[] = {
 };
 #define NR_COUNTERS	(sizeof(counters) / sizeof(counters[0]))
 
-static long vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	long ret = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name)) {
-			ret = val;
-			break;
-		}
-	fclose(f);
-	return ret;
-}
-
 static int write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);
@@ -73,14 +57,6 @@ static int write_str(const char *path, const char *s)
 		ret = -1;
 	close(fd);
 	return ret;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The child: map, write the pattern, report ready, sleep until killed. */
@@ -146,13 +122,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < NR_COUNTERS; i++)
 		before[i] = vmstat(counters[i]);
-	t0 = now();
+	t0 = now_s();
 	while (n < max) {
 		int fds[2], status;
 		pid_t pid, dead;
 		char c;
 
-		if (now() - t0 > secs) {
+		if (now_s() - t0 > secs) {
 			end = "time";
 			break;
 		}
@@ -187,7 +163,7 @@ int main(int argc, char **argv)
 		close(fds[0]);
 		n++;
 	}
-	printf("children=%d\nend=%s\nseconds=%.2f\n", n, end, now() - t0);
+	printf("children=%d\nend=%s\nseconds=%.2f\n", n, end, now_s() - t0);
 	for (size_t i = 0; i < NR_COUNTERS; i++) {
 		long v = vmstat(counters[i]);
 

@@ -38,25 +38,6 @@
 #define HPAGE	(2UL << 20)
 #define PAGE	4096UL
 
-/* A /proc/vmstat counter, or -1. */
-static long vmstat(const char *name)
-{
-	char line[256];
-	size_t n = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ' ') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static atomic_int stop;
 static double max_wait_s;
 static unsigned long nr_waits, nr_long_waits;
