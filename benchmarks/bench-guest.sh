@@ -65,10 +65,10 @@ sc_redis() {
 	redis-server --port 0 --unixsocket "$sock" --save "" --appendonly no --dir "$dir" \
 		--daemonize no >"$dir/server.log" 2>&1 &
 	pid=$!
-	i=0
+	tries=0
 	until redis-cli -s "$sock" ping >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -lt 100 ] || break
+		tries=$((tries + 1))
+		[ "$tries" -lt 100 ] || break
 		sleep 0.1
 	done
 	{
