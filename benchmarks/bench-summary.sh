@@ -65,7 +65,7 @@ while read -r scen metric file key unit; do
 	echo " $(bench_ratio "$t" "$(val "$scen" vanilla-always "$metric")") | $(bench_ratio "$t" "$(val "$scen" vanilla-never "$metric")") |"
 done <<<"$rows"
 echo
-echo "Raw runs: $res/raw; all values: $res/summary.csv"
+echo "Raw runs: raw/; all values: summary.csv (in $(basename "$res")/)"
 
 command -v gnuplot >/dev/null || { echo "(no gnuplot: no plots)"; exit 0; }
 dat=$res/plot-data
@@ -125,4 +125,4 @@ set key outside right
 set grid
 plot $plot
 EOF
-echo "Plots: $res/memory.png, $res/fault-cost.png, $res/time-to-huge.png"
+echo "Plots: memory.png, fault-cost.png, time-to-huge.png"

@@ -46,4 +46,4 @@ for p in $policies; do
 done
 echo
 echo "Goal (issue 5): reserve-t256 >= 7 x vanilla-always, >= 0.95 x vanilla-never, and more than vanilla-always-underused409."
-echo "Raw runs: $res/raw; all values: $csv"
+echo "Raw runs: raw/; all values: summary.csv (in $(basename "$res")/)"

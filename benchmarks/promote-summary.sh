@@ -39,4 +39,4 @@ echo "| MADV_COLLAPSE | huge pages allocated | $a | $b | - | - |"
 a=$(val gups reserve-t256 updates_per_s) b=$(val gups vanilla-always updates_per_s) c=$(val gups vanilla-never updates_per_s)
 echo "| random access after | updates/s | $a | $c | $b | $(ratio "$a" "$b") of always, $(ratio "$a" "$c") of copy-collapsed |"
 echo
-echo "Raw runs: $res/raw; all values: $csv"
+echo "Raw runs: raw/; all values: summary.csv (in $(basename "$res")/)"
