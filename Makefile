@@ -12,7 +12,7 @@ S := scripts
 export KERNEL
 
 .PHONY: all run check check-kasan setup source apply export-patches kernel vanilla selftests \
-	shell vm-run lint bench bench-promote bench-fork series series-build clean distclean help
+	shell vm-run lint bench bench-promote bench-fork bench-mthp series series-build clean distclean help
 
 all: help
 
@@ -81,6 +81,11 @@ bench-promote: setup
 # a memory cgroup (patched and vanilla perf kernels, one invocation).
 bench-fork: setup
 	@benchmarks/fork.sh
+
+# The mTHP fallback: memory and random access for a half-dense pattern
+# after the break (patched and vanilla perf kernels, one invocation).
+bench-mthp: setup
+	@benchmarks/mthp.sh
 
 series: setup
 	@$(S)/series.sh --verify

@@ -8,6 +8,12 @@ thp=/sys/kernel/mm/transparent_hugepage
 policy() {
 	echo 1 >"$thp/shrink_underused"
 	echo 511 >"$thp/khugepaged/max_ptes_none"
+	for f in "$thp"/hugepages-*kB/enabled; do
+		case $f in
+		*/hugepages-2048kB/*) echo inherit >"$f" ;;
+		*) echo never >"$f" ;;
+		esac
+	done
 	case $1 in
 	vanilla-never) echo never >"$thp/enabled" ;;
 	vanilla-madvise) echo madvise >"$thp/enabled" ;;
@@ -15,6 +21,14 @@ policy() {
 	vanilla-always-underused409)
 		echo always >"$thp/enabled"
 		echo 409 >"$thp/khugepaged/max_ptes_none" ;;
+	vanilla-mthp64)
+		echo never >"$thp/enabled"
+		echo always >"$thp/hugepages-64kB/enabled" ;;
+	reserve-t*-mthp64)
+		echo always >"$thp/enabled"
+		t=${1#reserve-t}
+		echo "${t%-mthp64}" >"$thp/promotion_threshold"
+		echo always >"$thp/hugepages-64kB/enabled" ;;
 	reserve-t*)
 		echo always >"$thp/enabled"
 		echo "${1#reserve-t}" >"$thp/promotion_threshold" ;;

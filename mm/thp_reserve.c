@@ -32,6 +32,10 @@
  *   mmap_lock -> VMA lock -> anon_vma lock -> page table lock (PTL)
  *     -> folio lock (trylock only) -> thp_reserve_table.lock
  *     -> list_lru node lock
+ * Releasing, promoting and carving a block also sleep for its folio lock
+ * (and the locks of the pieces it is split into) with mmap_lock held and
+ * before they take the anon_vma lock or a PTL, in the order of migration
+ * and reclaim: mmap_lock -> folio lock -> anon_vma lock -> PTL.
  * The table lock is nearly innermost: nothing sleeps, allocates or waits for
  * a lock under it; the only locks taken under it are a folio trylock and the
  * list_lru lock. Reclaim walks the list_lru holding its lock, so it takes the
@@ -114,14 +118,20 @@ struct thp_reserve_table {
  * @anchor: index of a page of the range last seen mapped from the block
  *	(table lock).
  * @nr_used: number of bits set in @used (table lock).
+ * @nr_seen: @nr_used when khugepaged last found the entry below the
+ *	threshold; equal at its next visit means the range stopped growing
+ *	(table lock).
  * @used: pages of the range handed out at least once, including the one
  *	mapped when the block was reserved. A page is handed out at most once
- *	(table lock).
+ *	(table lock). Only faults set bits: pages filled in by a promotion or
+ *	by the mTHP fallback never count.
  * @split_node: link in the split worker's list, once unhashed.
  * @split_folio: the block, with a reference, for the split worker.
+ * @split_why: why the entry was released, for the split worker.
  *
  * Once unhashed under the table lock an entry belongs to the thread that
- * unhashed it, and later to the split worker.
+ * unhashed it, and later to the split worker, which then also holds an
+ * mmgrab() reference on @mm.
  */
 struct thp_reserve {
 	struct hlist_node node;
@@ -133,9 +143,11 @@ struct thp_reserve {
 	int nid;
 	unsigned int anchor;
 	unsigned int nr_used;
+	unsigned int nr_seen;
 	DECLARE_BITMAP(used, MAX_PTRS_PER_PTE);
 	struct llist_node split_node;
 	struct folio *split_folio;
+	enum thp_reserve_reason split_why;
 };
 
 /* Lowest number of used pages at which khugepaged promotes a block. */
@@ -150,6 +162,8 @@ static struct shrinker *thp_reserve_shrinker __ro_after_init;
 static void thp_reserve_split_workfn(struct work_struct *work);
 static LLIST_HEAD(thp_reserve_split_list);
 static DECLARE_WORK(thp_reserve_split_work, thp_reserve_split_workfn);
+/* Runs the split worker; reclaim feeds it, so it has a rescuer. */
+static struct workqueue_struct *thp_reserve_wq __ro_after_init;
 static void thp_reserve_queue_promotion(struct mm_struct *mm,
 					unsigned long haddr);
 
@@ -375,20 +389,466 @@ static bool thp_reserve_split_locked(struct folio *folio)
 	return split;
 }
 
-/* As thp_reserve_split_locked(), sleeping for the folio lock first. */
-static void thp_reserve_split_block(struct folio *folio)
+/* ---- mTHP fallback ------------------------------------------------------ */
+
+/*
+ * A block released rather than promoted keeps its densely used aligned
+ * parts ("chunks") as multi-size THPs, in place: the block is split to the
+ * highest enabled order that has a dense chunk, every folio that is not a
+ * kept chunk is split further, down to base pages, and the never-used
+ * pages of each kept chunk are zeroed and mapped, so that the chunk is a
+ * fully mapped mTHP on the same frames. Only the never-used pages outside
+ * kept chunks go back to the page allocator.
+ *
+ * Density counts the pages the program faulted (@used) and nothing else,
+ * and a block is carved once, when its reservation ends: pages filled in
+ * here never count towards a larger size. khugepaged does not count the
+ * zero-filled pages of mTHPs towards a copy collapse either (see
+ * thp_reserve_below_threshold()), so nothing creeps up to a PMD.
+ */
+
+/* The orders the fallback may keep: every anonymous mTHP order below PMD. */
+#define THP_RES_MTHP_ORDERS	(THP_ORDERS_ALL_ANON & (BIT(HPAGE_PMD_ORDER) - 1))
+
+/**
+ * struct thp_reserve_carve - the chunks of a block that stay mTHPs
+ * @head: first page of each kept chunk
+ * @kept: pages inside kept chunks
+ * @orders: the orders of the kept chunks
+ *
+ * Kept chunks are aligned to their size and do not overlap; one runs from
+ * its head to the next head or to the first page outside @kept.
+ */
+struct thp_reserve_carve {
+	DECLARE_BITMAP(head, HPAGE_PMD_NR);
+	DECLARE_BITMAP(kept, HPAGE_PMD_NR);
+	unsigned long orders;
+};
+
+/* Which releases keep dense chunks: those the program did not ask for. */
+static bool thp_reserve_may_carve(enum thp_reserve_reason why)
 {
-	folio_lock(folio);
-	thp_reserve_split_locked(folio);
+	switch (why) {
+	case THP_RES_REASON_RECLAIM:
+	case THP_RES_REASON_VMA_SPLIT:
+	case THP_RES_REASON_MREMAP:
+	case THP_RES_REASON_AGED:
+		return true;
+	default:
+		return false;
+	}
 }
 
+/* The number of bits of @map set in [@first, @first + @nr). */
+static unsigned int thp_reserve_weight(const unsigned long *map,
+				       unsigned int first, unsigned int nr)
+{
+	unsigned int i = first, w = 0;
+
+	for_each_set_bit_from(i, map, first + nr)
+		w++;
+	return w;
+}
+
+/* The order of the kept chunk that holds page @i, or -1 if none does. */
+static int thp_reserve_kept_order(const struct thp_reserve_carve *c,
+				  unsigned int i)
+{
+	unsigned int head, end;
+
+	if (!test_bit(i, c->kept))
+		return -1;
+	head = find_last_bit(c->head, i + 1);
+	end = min(find_next_bit(c->head, HPAGE_PMD_NR, head + 1),
+		  find_next_zero_bit(c->kept, HPAGE_PMD_NR, head));
+	return ilog2(end - head);
+}
+
+/* Used pages of a chunk of order @order that make it dense. */
+static unsigned int thp_reserve_chunk_need(unsigned int order)
+{
+	return DIV_ROUND_UP(READ_ONCE(thp_reserve_threshold) << order,
+			    HPAGE_PMD_NR);
+}
+
+/*
+ * The VMA in which the chunk of order @order at page @first of @res's
+ * range may be an mTHP, or NULL. Caller holds mmap_lock.
+ */
+static struct vm_area_struct *
+thp_reserve_chunk_vma(struct mm_struct *mm, struct thp_reserve *res,
+		      unsigned int first, unsigned int order)
+{
+	unsigned long addr = res->haddr + first * PAGE_SIZE;
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+	if (!vma || !vma_is_anonymous(vma) || !vma->anon_vma ||
+	    !(vma->vm_flags & VM_WRITE) ||
+	    (vma->vm_flags & (VM_SHARED | VM_LOCKED | VM_DROPPABLE)) ||
+	    userfaultfd_armed(vma) || !thp_vma_suitable_order(vma, addr, order))
+		return NULL;
+	if (!thp_vma_allowable_order(vma, vma->vm_flags, TVA_ENFORCE_SYSFS,
+				     order))
+		return NULL;
+	return vma;
+}
+
+/*
+ * Does each PTE of the chunk [@first, @first + @nr) map its page of @block,
+ * in this mm only, where the page was used, and nothing where it was not?
+ * Caller holds the PTL of the range (@base).
+ */
+static bool thp_reserve_chunk_mapped(struct thp_reserve *res,
+				     struct folio *block, pte_t *base,
+				     unsigned int first, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = first; i < first + nr; i++) {
+		if (!test_bit(i, res->used)) {
+			if (!pte_none(ptep_get(base + i)))
+				return false;
+			continue;
+		}
+		if (thp_reserve_folio_at(base, i) != block ||
+		    atomic_read(&folio_page(block, i)->_mapcount) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Choose the chunks of @block to keep: for each order enabled for its VMA,
+ * from the highest, every aligned chunk outside the chunks already chosen
+ * whose used pages reach the threshold scaled to its size and whose PTEs
+ * map exactly those pages. Caller holds mmap_lock and the PTL of the range
+ * (@base), and owns @res.
+ * Return: true if a chunk is kept.
+ */
+static bool thp_reserve_carve_choose(struct mm_struct *mm,
+				     struct thp_reserve *res,
+				     struct folio *block, pte_t *base,
+				     struct thp_reserve_carve *c)
+{
+	unsigned long orders = THP_RES_MTHP_ORDERS;
+	unsigned int first, nr, need;
+	int order;
+
+	bitmap_zero(c->head, HPAGE_PMD_NR);
+	bitmap_zero(c->kept, HPAGE_PMD_NR);
+	c->orders = 0;
+	/* The sizes enabled in any way; each chunk's VMA is asked below. */
+	orders &= READ_ONCE(huge_anon_orders_always) |
+		  READ_ONCE(huge_anon_orders_madvise) |
+		  READ_ONCE(huge_anon_orders_inherit);
+	for (order = highest_order(orders); orders;
+	     order = next_order(&orders, order)) {
+		nr = 1U << order;
+		need = thp_reserve_chunk_need(order);
+		for (first = 0; first < HPAGE_PMD_NR; first += nr) {
+			if (find_next_bit(c->kept, first + nr, first) <
+			    first + nr)
+				continue;
+			if (thp_reserve_weight(res->used, first, nr) < need ||
+			    !thp_reserve_chunk_vma(mm, res, first, order) ||
+			    !thp_reserve_chunk_mapped(res, block, base, first,
+						      nr))
+				continue;
+			__set_bit(first, c->head);
+			bitmap_set(c->kept, first, nr);
+			c->orders |= BIT(order);
+		}
+	}
+	return c->orders;
+}
+
+/* As thp_reserve_carve_choose(), taking the PTL of the range. */
+static bool thp_reserve_carve_plan(struct mm_struct *mm,
+				   struct thp_reserve *res, struct folio *block,
+				   struct thp_reserve_carve *c)
+{
+	spinlock_t *ptl;	/* the PTL of the range's page table */
+	bool ret;
+	pmd_t *pmd;
+	pte_t *base;
+
+	pmd = mm_find_pmd(mm, res->haddr);
+	if (!pmd)
+		return false;
+	base = pte_offset_map_lock(mm, pmd, res->haddr, &ptl);
+	if (!base)
+		return false;
+	ret = thp_reserve_carve_choose(mm, res, block, base, c);
+	pte_unmap_unlock(base, ptl);
+	return ret;
+}
+
+/* The highest order of a kept chunk in [@first, @first + @nr), or 0. */
+static unsigned int thp_reserve_inner_order(const struct thp_reserve_carve *c,
+					    unsigned int first,
+					    unsigned int nr)
+{
+	unsigned int head = first;
+	int order = 0;
+
+	for_each_set_bit_from(head, c->head, first + nr)
+		order = max(order, thp_reserve_kept_order(c, head));
+	return order;
+}
+
+/*
+ * Lock a piece of a block being carved. Reclaim only tries, as it must not
+ * wait for a folio lock its own caller may hold.
+ */
+static bool thp_reserve_lock_piece(struct folio *folio, bool try)
+{
+	if (try)
+		return folio_trylock(folio);
+	folio_lock(folio);
+	return true;
+}
+
+/*
+ * A piece is done: back to the LRU if still mapped, else freed with the
+ * carver's reference.
+ */
+static void thp_reserve_piece_done(struct folio *folio)
+{
+	node_stat_mod_folio(folio, NR_ISOLATED_ANON, -folio_nr_pages(folio));
+	if (folio_mapped(folio))
+		folio_putback_lru(folio);
+	else
+		folio_put(folio);
+}
+
+/*
+ * Map the never-used pages of the kept chunk @folio, pages [@first, ...)
+ * of the range, zeroed, so that the chunk is a fully mapped mTHP. Caller
+ * holds mmap_lock, the folio lock and the carver's reference on the
+ * isolated folio: nobody else can map, migrate or reclaim it meanwhile.
+ * Return: the number of pages mapped, or -EAGAIN (none mapped) if the
+ * range no longer maps exactly the chunk's used pages.
+ */
+static int thp_reserve_carve_fill(struct mm_struct *mm,
+				  struct thp_reserve *res, struct folio *folio,
+				  unsigned int first)
+{
+	unsigned int nr = folio_nr_pages(folio), i, end, filled = 0;
+	unsigned long addr = res->haddr + first * PAGE_SIZE;
+	struct vm_area_struct *vma;
+	spinlock_t *ptl;	/* the PTL of the range's page table */
+	pmd_t *pmd;
+	pte_t *base;
+
+	vma = thp_reserve_chunk_vma(mm, res, first, folio_order(folio));
+	if (!vma || folio->index != linear_page_index(vma, addr) ||
+	    folio_anon_vma(folio)->root != vma->anon_vma->root ||
+	    folio_test_swapcache(folio) || folio_test_has_hwpoisoned(folio))
+		return -EAGAIN;
+	/* A page that was never used is mapped by nobody, a used one once. */
+	for (i = 0; i < nr; i++)
+		if (atomic_read(&folio_page(folio, i)->_mapcount) !=
+		    (test_bit(first + i, res->used) ? 0 : -1))
+			return -EAGAIN;
+	for (i = 0; i < nr; i++)
+		if (!test_bit(first + i, res->used))
+			clear_user_highpage(folio_page(folio, i),
+					    addr + i * PAGE_SIZE);
+	/* The zeroes before the PTEs that map them. */
+	smp_wmb();
+
+	pmd = mm_find_pmd(mm, res->haddr);
+	if (!pmd)
+		return -EAGAIN;
+	base = pte_offset_map_lock(mm, pmd, res->haddr, &ptl);
+	if (!base)
+		return -EAGAIN;
+	for (i = 0; i < nr; i++) {
+		pte_t pte = ptep_get(base + first + i);
+
+		if (test_bit(first + i, res->used) ?
+		    !pte_present(pte) ||
+		    pte_pfn(pte) != folio_pfn(folio) + i :
+		    !pte_none(pte)) {
+			pte_unmap_unlock(base, ptl);
+			return -EAGAIN;
+		}
+	}
+	for (i = 0; i < nr; i = end) {
+		struct page *page = folio_page(folio, i);
+		unsigned long a = addr + i * PAGE_SIZE;
+		unsigned int n;
+		pte_t entry;
+
+		if (test_bit(first + i, res->used)) {
+			end = i + 1;
+			continue;
+		}
+		end = find_next_bit(res->used, first + nr, first + i) - first;
+		n = end - i;
+		entry = mk_pte(page, vma->vm_page_prot);
+		entry = pte_sw_mkyoung(entry);
+		entry = pte_mkwrite(pte_mkdirty(entry), vma);
+		folio_ref_add(folio, n);
+		folio_add_anon_rmap_ptes(folio, page, n, vma, a, RMAP_EXCLUSIVE);
+		set_ptes(mm, a, base + first + i, entry, n);
+		update_mmu_cache_range(NULL, vma, a, base + first + i, n);
+		filled += n;
+	}
+	add_mm_counter(mm, MM_ANONPAGES, filled);
+	pte_unmap_unlock(base, ptl);
+	count_mthp_stat(folio_order(folio), MTHP_STAT_RES_PROMOTE);
+	count_vm_event(THP_RES_MTHP_PROMOTE);
+	return filled;
+}
+
+/*
+ * Carve the released block @block, locked by the caller with a reference,
+ * as @c says; unlocks it and drops the reference. The block is isolated
+ * from the LRU first, so that every piece a split makes comes to the
+ * carver isolated and with a reference of its own: nothing migrates,
+ * reclaims or frees a piece until the carver is done with it. A piece that
+ * is not a kept chunk is split to the highest order of a kept chunk inside
+ * it, or to base pages if none is; then the kept chunks are filled, and
+ * every piece goes back to the LRU, or is freed if nothing maps it (the
+ * never-used pages outside kept chunks). Caller holds mmap_lock.
+ * Return: the never-used pages freed, that is all of them but those now
+ * mapped in kept chunks and those in pieces that could not be split or
+ * filled (left to the deferred split queue).
+ */
+static unsigned int thp_reserve_carve(struct mm_struct *mm,
+				      struct thp_reserve *res,
+				      struct folio *block,
+				      struct thp_reserve_carve *c, bool try)
+{
+	unsigned int unused = HPAGE_PMD_NR - res->nr_used, held = 0;
+	unsigned long pfn0 = folio_pfn(block);
+	struct folio *folio, *tmp;
+	bool locked = true;	/* only the block, at first */
+	LIST_HEAD(todo);
+	LIST_HEAD(keep);
+	LIST_HEAD(done);
+	int filled;
+
+	VM_WARN_ON_ONCE(!c->orders || (c->orders & ~THP_RES_MTHP_ORDERS));
+	/* Isolated by someone else (migration, compaction): split it whole. */
+	if (!folio_isolate_lru(block))
+		return thp_reserve_split_locked(block) ? unused : 0;
+	node_stat_mod_folio(block, NR_ISOLATED_ANON, HPAGE_PMD_NR);
+	/* The isolation's reference is the one the splits need. */
+	folio_put(block);
+	list_add(&block->lru, &todo);
+
+	while ((folio = list_first_entry_or_null(&todo, struct folio, lru))) {
+		unsigned int first = folio_pfn(folio) - pfn0;
+		unsigned int nr = folio_nr_pages(folio);
+		int order = folio_order(folio);
+
+		list_del(&folio->lru);
+		/* Nothing maps it, nor can: freed once done, split or not. */
+		if (!locked && !folio_mapped(folio)) {
+			list_add_tail(&folio->lru, &done);
+			continue;
+		}
+		if (!order || thp_reserve_kept_order(c, first) == order) {
+			VM_WARN_ON_ONCE(locked);
+			list_add_tail(&folio->lru, order ? &keep : &done);
+			continue;
+		}
+		if (!locked && !thp_reserve_lock_piece(folio, try)) {
+			held += nr - thp_reserve_weight(res->used, first, nr);
+			deferred_split_folio(folio, true);
+			list_add_tail(&folio->lru, &done);
+			continue;
+		}
+		locked = false;
+		/* New pieces go to the tail of @todo, isolated, referenced. */
+		order = thp_reserve_inner_order(c, first, nr);
+		if (split_huge_page_to_list_to_order(&folio->page, &todo,
+						     order)) {
+			held += nr - thp_reserve_weight(res->used, first, nr);
+			deferred_split_folio(folio, true);
+			list_add_tail(&folio->lru, &done);
+		} else {
+			/* The first piece keeps the lock and the reference. */
+			list_add(&folio->lru, &todo);
+		}
+		folio_unlock(folio);
+	}
+
+	list_for_each_entry_safe(folio, tmp, &keep, lru) {
+		unsigned int first = folio_pfn(folio) - pfn0;
+		unsigned int nr = folio_nr_pages(folio);
+
+		filled = -EAGAIN;
+		if (thp_reserve_lock_piece(folio, try)) {
+			filled = thp_reserve_carve_fill(mm, res, folio, first);
+			folio_unlock(folio);
+		}
+		if (filled < 0) {
+			/* Partly mapped: the deferred split queue takes it. */
+			filled = nr - thp_reserve_weight(res->used, first, nr);
+			deferred_split_folio(folio, true);
+		}
+		held += filled;
+		list_move_tail(&folio->lru, &done);
+	}
+	list_for_each_entry_safe(folio, tmp, &done, lru) {
+		list_del(&folio->lru);
+		thp_reserve_piece_done(folio);
+	}
+	/* Each never-used page is counted once: freed, filled or held. */
+	VM_WARN_ON_ONCE(held > unused);
+	return unused - min(held, unused);
+}
+
+/*
+ * Break the released block @folio, locked by the caller with a reference:
+ * keep its dense chunks as mTHPs if @why allows and @mm is given, split the
+ * rest to base pages. Unlocks the block and drops the reference. Caller
+ * holds mmap_lock of @mm, may sleep and holds no anon_vma lock.
+ * Return: the never-used pages freed.
+ */
+static unsigned int thp_reserve_break_locked(struct mm_struct *mm,
+					     struct thp_reserve *res,
+					     struct folio *folio,
+					     enum thp_reserve_reason why,
+					     bool try)
+{
+	struct thp_reserve_carve c;
+
+	if (mm && thp_reserve_may_carve(why) &&
+	    thp_reserve_carve_plan(mm, res, folio, &c))
+		return thp_reserve_carve(mm, res, folio, &c, try);
+	return thp_reserve_split_locked(folio) ? HPAGE_PMD_NR - res->nr_used :
+						 0;
+}
+
+/*
+ * The split worker breaks blocks whose releaser held locks (or, in reclaim,
+ * found the block locked). It takes mmap_lock for reading when the mm is
+ * still alive, so that dense chunks can stay mTHPs.
+ */
 static void thp_reserve_split_workfn(struct work_struct *work)
 {
 	struct llist_node *list = llist_del_all(&thp_reserve_split_list);
 	struct thp_reserve *res, *next;
 
 	llist_for_each_entry_safe(res, next, list, split_node) {
-		thp_reserve_split_block(res->split_folio);
+		struct mm_struct *mm = res->mm;
+		bool alive = mmget_not_zero(mm);
+
+		if (alive)
+			mmap_read_lock(mm);
+		folio_lock(res->split_folio);
+		thp_reserve_break_locked(alive ? mm : NULL, res,
+					 res->split_folio, res->split_why,
+					 false);
+		if (alive) {
+			mmap_read_unlock(mm);
+			mmput_async(mm);
+		}
+		mmdrop(mm);
 		thp_reserve_free(res);
 	}
 }
@@ -403,15 +863,15 @@ enum thp_reserve_split {
 /*
  * Account the release of an unhashed entry and dispose of it. Caller holds
  * mmap_lock in some mode, unless the mm is being torn down.
- * Return: the number of never-used pages freed now by splitting the block;
- * 0 when the split is left to a worker or to the deferred split queue.
+ * Return: the number of never-used pages freed now by breaking the block;
+ * 0 when that is left to the worker.
  */
 static unsigned int thp_reserve_finish(struct mm_struct *mm,
 				       struct thp_reserve *res,
 				       enum thp_reserve_reason why,
 				       enum thp_reserve_split how)
 {
-	unsigned int unused = HPAGE_PMD_NR - res->nr_used;
+	unsigned int unused = HPAGE_PMD_NR - res->nr_used, freed = 0;
 	struct folio *folio = NULL;
 
 	VM_WARN_ON_ONCE(res->nr_used < 1 || res->nr_used > HPAGE_PMD_NR);
@@ -421,23 +881,23 @@ static unsigned int thp_reserve_finish(struct mm_struct *mm,
 
 	if (how != THP_RES_KEEP && unused)
 		folio = thp_reserve_grab_block(mm, res);
-	/* Reclaim must not wait for a folio lock its own caller may hold. */
-	if (folio && how == THP_RES_SPLIT_TRY && folio_trylock(folio)) {
-		if (!thp_reserve_split_locked(folio))
-			unused = 0;
-		thp_reserve_free(res);
-		return unused;
-	}
-	if (folio && how != THP_RES_SPLIT) {
+	if (folio && (how == THP_RES_SPLIT_ASYNC ||
+		      (how == THP_RES_SPLIT_TRY && !folio_trylock(folio)))) {
 		res->split_folio = folio;
+		res->split_why = why;
+		mmgrab(mm);
 		if (llist_add(&res->split_node, &thp_reserve_split_list))
-			queue_work(system_unbound_wq, &thp_reserve_split_work);
+			queue_work(thp_reserve_wq, &thp_reserve_split_work);
 		return 0;
 	}
-	if (folio)
-		thp_reserve_split_block(folio);
+	if (folio) {
+		if (how == THP_RES_SPLIT)
+			folio_lock(folio);
+		freed = thp_reserve_break_locked(mm, res, folio, why,
+						 how == THP_RES_SPLIT_TRY);
+	}
 	thp_reserve_free(res);
-	return 0;
+	return freed;
 }
 
 /*
@@ -1044,23 +1504,68 @@ bool thp_reserve_wp_zero(struct vm_fault *vmf, vm_fault_t *ret)
 
 /* ---- promotion in place ------------------------------------------------- */
 
+/* Does @page hold only zeroes? */
+static bool thp_reserve_page_zero(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	bool zero = !memchr_inv(addr, 0, PAGE_SIZE);
+
+	kunmap_local(addr);
+	return zero;
+}
+
 /**
  * thp_reserve_below_threshold - is a range too sparse for a copy collapse
  * @vma: the VMA the range lies in
+ * @haddr: PMD-aligned address of the range
+ * @base: the range's first PTE, mapped with its PTL held
  * @nr_used: pages of the PMD range in use (mapped or swapped out)
  *
  * khugepaged asks this for ranges without a reservation: collapsing a
  * sparse range by copy would allocate exactly the memory a reservation
- * saves. MADV_HUGEPAGE VMAs, which get huge pages at the first fault and
- * never reservations, keep the stock rules.
- * Return: true if @nr_used is below promotion_threshold and @vma is not
- * VM_HUGEPAGE.
+ * saves. A page of a multi-size THP that holds only zeroes does not count:
+ * it was most likely filled in when the mTHP was made (by the mTHP fallback
+ * or at a fault), not written by the program, and counting it would let
+ * mTHPs creep up to a PMD. Pages of base folios are not read.
+ * MADV_HUGEPAGE VMAs, which get huge pages at the first fault and never
+ * reservations, keep the stock rules.
+ *
+ * Context: mmap_lock held for reading, the PTL of the range held.
+ * Return: true if @vma is not VM_HUGEPAGE and fewer than
+ * promotion_threshold of the range's pages are in use.
  */
 bool thp_reserve_below_threshold(struct vm_area_struct *vma,
+				 unsigned long haddr, pte_t *base,
 				 unsigned int nr_used)
 {
-	return !(vma->vm_flags & VM_HUGEPAGE) &&
-	       nr_used < READ_ONCE(thp_reserve_threshold);
+	unsigned int threshold = READ_ONCE(thp_reserve_threshold);
+	unsigned int i;
+
+	if (vma->vm_flags & VM_HUGEPAGE)
+		return false;
+	if (nr_used < threshold)
+		return true;
+	if (threshold <= 1)
+		return false;
+	for (i = 0; i < HPAGE_PMD_NR; i++) {
+		pte_t pte = ptep_get(base + i);
+		struct folio *folio;
+		struct page *page;
+
+		if (!pte_present(pte) || is_zero_pfn(pte_pfn(pte)))
+			continue;
+		page = vm_normal_page(vma, haddr + i * PAGE_SIZE, pte);
+		if (!page)
+			continue;
+		folio = page_folio(page);
+		if (!folio_test_large(folio) ||
+		    folio_order(folio) >= HPAGE_PMD_ORDER ||
+		    !thp_reserve_page_zero(page))
+			continue;
+		if (--nr_used < threshold)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -1190,16 +1695,41 @@ thp_reserve_promote_vma_ok(struct vm_area_struct *vma, unsigned long haddr,
 }
 
 /*
+ * Has a reservation that khugepaged finds below the threshold aged: did it
+ * not grow since khugepaged's last visit, and would the mTHP fallback keep
+ * a chunk of it now? Such a range is unlikely to reach the threshold; its
+ * dense chunks become mTHPs now. Without a chunk to keep it stays
+ * reserved: breaking it would only free memory, which is reclaim's call.
+ * Caller holds mmap_lock, the PTL of the range (@base) and the table lock.
+ */
+static bool thp_reserve_aged(struct vm_area_struct *vma,
+			     struct thp_reserve *res, pte_t *base)
+{
+	struct thp_reserve_carve c;
+	struct folio *block;
+
+	if (res->nr_seen != res->nr_used) {
+		res->nr_seen = res->nr_used;
+		return false;
+	}
+	block = thp_reserve_block(res, base);
+	return block && thp_reserve_carve_choose(vma->vm_mm, res, block, base,
+						 &c);
+}
+
+/*
  * Look up the reservation of the range and its block, under the PTL of
  * the range (@base). Sets plan->block and *@nr_used. An entry whose block
- * is gone is unhashed onto *@stale for the caller to release.
+ * is gone is unhashed onto *@stale for the caller to release. With @aged,
+ * khugepaged's first pass unhashes an entry below the threshold that has
+ * aged (thp_reserve_aged()) onto *@aged for the caller to break.
  */
 static enum thp_reserve_promote_result
 thp_reserve_promote_find(struct mm_struct *mm, struct vm_area_struct *vma,
 			 unsigned long haddr, pte_t *base,
 			 enum thp_reserve_promoter who,
 			 struct thp_reserve_plan *plan, unsigned int *nr_used,
-			 struct thp_reserve **stale)
+			 struct thp_reserve **stale, struct thp_reserve **aged)
 {
 	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
 	enum thp_reserve_promote_result r = THP_RES_PROMOTED;
@@ -1216,6 +1746,10 @@ thp_reserve_promote_find(struct mm_struct *mm, struct vm_area_struct *vma,
 	*nr_used = res->nr_used;
 	if (who == THP_RES_BY_KHUGEPAGED &&
 	    res->nr_used < READ_ONCE(thp_reserve_threshold)) {
+		if (aged && thp_reserve_aged(vma, res, base)) {
+			thp_reserve_unhash(t, res);
+			*aged = res;
+		}
 		r = THP_RES_PROMOTE_BELOW;
 		goto out;
 	}
@@ -1249,8 +1783,8 @@ thp_reserve_promote_check(struct mm_struct *mm, unsigned long haddr,
 			  struct thp_reserve_plan *plan, unsigned int *nr_used)
 {
 	struct vm_area_struct *vma = vma_lookup(mm, haddr);
+	struct thp_reserve *stale = NULL, *aged = NULL;
 	enum thp_reserve_promote_result r;
-	struct thp_reserve *stale = NULL;
 	spinlock_t *ptl;	/* the PTL of the range's page table */
 	pmd_t *pmd;
 	pte_t *base;
@@ -1266,7 +1800,7 @@ thp_reserve_promote_check(struct mm_struct *mm, unsigned long haddr,
 	if (!base)
 		return THP_RES_PROMOTE_NONE;
 	r = thp_reserve_promote_find(mm, vma, haddr, base, who, plan, nr_used,
-				     &stale);
+				     &stale, &aged);
 	if (r == THP_RES_PROMOTED)
 		r = thp_reserve_plan_range(vma, haddr, base, plan, 0);
 	if (r == THP_RES_PROMOTED)
@@ -1275,6 +1809,9 @@ thp_reserve_promote_check(struct mm_struct *mm, unsigned long haddr,
 	if (stale)
 		thp_reserve_finish(mm, stale, THP_RES_REASON_STALE,
 				   THP_RES_KEEP);
+	if (aged)
+		thp_reserve_finish(mm, aged, THP_RES_REASON_AGED,
+				   THP_RES_SPLIT);
 	return r;
 }
 
@@ -1487,7 +2024,7 @@ thp_reserve_promote_locked(struct mm_struct *mm, unsigned long haddr,
 	}
 	plan->block = NULL;
 	r = thp_reserve_promote_find(mm, vma, haddr, base, who, plan, nr_used,
-				     &stale);
+				     &stale, NULL);
 	if (r == THP_RES_PROMOTED && plan->block != block)
 		r = THP_RES_PROMOTE_BUSY;
 	if (r == THP_RES_PROMOTED)
@@ -1586,6 +2123,7 @@ thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 		return r;
 	case THP_RES_PROMOTED:
 		count_vm_event(THP_RES_PROMOTE);
+		count_mthp_stat(HPAGE_PMD_ORDER, MTHP_STAT_RES_PROMOTE);
 		break;
 	default:
 		count_vm_event(THP_RES_PROMOTE_FAILED);
@@ -1829,6 +2367,10 @@ static int __init thp_reserve_init(void)
 {
 	thp_reserve_threshold = 1;
 	thp_reserve_cache = KMEM_CACHE(thp_reserve, SLAB_PANIC | SLAB_ACCOUNT);
+	thp_reserve_wq = alloc_workqueue("thp_reserve",
+					 WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!thp_reserve_wq)
+		thp_reserve_wq = system_unbound_wq;
 	if (thp_reserve_shrinker_init()) {
 		pr_warn("thp_reserve: no shrinker, reservations stay off\n");
 		return 0;

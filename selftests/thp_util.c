@@ -81,6 +81,9 @@ static const char * const saved_names[] = {
 	"enabled", "defrag", "use_zero_page", "promotion_threshold",
 	"khugepaged/scan_sleep_millisecs", "khugepaged/pages_to_scan",
 	"khugepaged/max_ptes_none", "hugepages-2048kB/enabled",
+	"hugepages-16kB/enabled", "hugepages-32kB/enabled", "hugepages-64kB/enabled",
+	"hugepages-128kB/enabled", "hugepages-256kB/enabled", "hugepages-512kB/enabled",
+	"hugepages-1024kB/enabled",
 };
 static char saved_vals[sizeof(saved_names) / sizeof(saved_names[0])][64];
 

@@ -35,6 +35,7 @@ enum thp_reserve_reason {
 	THP_RES_REASON_STALE,		/* the block was split or freed elsewhere */
 	THP_RES_REASON_INELIGIBLE,	/* the VMA may no longer use THP */
 	THP_RES_REASON_RECLAIM,		/* memory pressure broke it */
+	THP_RES_REASON_AGED,		/* stopped growing below the threshold */
 	THP_RES_NR_REASONS,
 };
 
@@ -84,6 +85,7 @@ enum thp_reserve_promote_result
 thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 		    enum thp_reserve_promoter who, bool *mmap_locked);
 bool thp_reserve_below_threshold(struct vm_area_struct *vma,
+				 unsigned long haddr, pte_t *base,
 				 unsigned int nr_used);
 unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
 				  unsigned long nr_pages);
@@ -217,6 +219,8 @@ thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 }
 
 static inline bool thp_reserve_below_threshold(struct vm_area_struct *vma,
+					       unsigned long haddr,
+					       pte_t *base,
 					       unsigned int nr_used)
 {
 	return false;
