@@ -3523,20 +3523,21 @@ static void test_mthp_reclaim(void)
 }
 
 /*
- * Each combination of the 16, 32, 64 and 128 KiB sizes: the largest dense
+ * Each of the 128 combinations of the seven mTHP sizes, 16 KiB to 1 MiB,
+ * on one pattern that has dense chunks of every size: the largest dense
  * chunks win, exactly as the model says, with the counters per size.
  */
 static void test_mthp_orders(void)
 {
 	static const struct run runs[] = {
-		{ 0, 16 }, { 64, 72 }, { 128, 130 }, { 200, 201 }, { 288, 304 }, { 400, 404 },
+		{ 0, 16 }, { 64, 72 }, { 128, 130 }, { 200, 201 }, { 256, 320 }, { 400, 404 },
+		{ 448, 512 },
 	};
-	static const int orders[] = { 2, 3, 4, 5 };
 	struct tcase t;
 
-	case_begin(&t, "mthp: every combination of 16/32/64/128 KiB keeps the largest dense chunks");
-	for (unsigned int combo = 0; combo < 16; combo++) {
-		unsigned long mask = 0, pfn0;
+	case_begin(&t, "mthp: every combination of the sizes 16 KiB-1 MiB keeps the largest dense chunks");
+	for (unsigned long combo = 0; combo < (1UL << (PMD_ORDER_4K - MTHP_MIN_ORDER)); combo++) {
+		unsigned long mask = combo << MTHP_MIN_ORDER, pfn0;
 		struct layout l = {};
 		struct mcounters m0;
 		bool used[NPG];
@@ -3544,9 +3545,6 @@ static void test_mthp_orders(void)
 		char what[64];
 		char *p;
 
-		for (int i = 0; i < 4; i++)
-			if (combo & (1U << i))
-				mask |= 1UL << orders[i];
 		snprintf(what, sizeof(what), "orders %#lx", mask);
 		mthp_enable(mask);
 		p = map_region(PMD);
