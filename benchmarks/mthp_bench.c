@@ -94,9 +94,7 @@ int main(int argc, char **argv)
 		n = 0;
 		do {
 			for (int i = 0; i < 4096; i++) {
-				x ^= x << 13;
-				x ^= x >> 7;
-				x ^= x << 17;
+				xorshift64(&x);
 				((uint64_t *)(p + pages[x % nr_used] * PG))[(x >> 32) % (PG / 8)] += x;
 			}
 			n += 4096;

@@ -120,9 +120,7 @@ static void gups(size_t len, double secs)
 		n = 0;
 		do {
 			for (int i = 0; i < 4096; i++) {
-				x ^= x << 13;
-				x ^= x >> 7;
-				x ^= x << 17;
+				xorshift64(&x);
 				p[x % words] += x;
 			}
 			n += 4096;

@@ -250,19 +250,28 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* nr_thp_reserved once it equals want, or its value after 2 s. */
-static long wait_reserved(long want)
+/*
+ * The /proc/vmstat counter name once it equals want (or, with at_least,
+ * reaches it), or its value after 2 s.
+ */
+static long wait_vmstat(const char *name, long want, bool at_least)
 {
 	long v = 0;
 
 	for (int i = 0; i < 40; i++) {
 		vmstat_refresh();
-		v = vmstat_get("nr_thp_reserved");
-		if (v == want)
+		v = vmstat_get(name);
+		if (v == want || (at_least && v > want))
 			break;
 		sleep_ms(50);
 	}
 	return v;
+}
+
+/* nr_thp_reserved once it equals want, or its value after 2 s. */
+static long wait_reserved(long want)
+{
+	return wait_vmstat("nr_thp_reserved", want, false);
 }
 
 /* Free memory rises by want_kb (+-10%) from before within 2 s. */
@@ -3474,6 +3483,37 @@ static const struct run carve_runs[] = {
 #define NR_CARVE_RUNS	((int)ARRAY_SIZE(carve_runs))
 #define ORDER_64K	4
 
+/* A reservation with the carve_runs pattern and what the model expects of it. */
+struct carved {
+	struct layout l;
+	bool used[NPG];
+	int head[NPG];
+	int filled;
+	unsigned long pfn0;
+	struct counters a;	/* before the break */
+	struct mcounters m0;	/* before the break */
+};
+
+/* Reserve the range at p with carve_runs (64 KiB chunks); read the counters. */
+static void carve_begin(struct tcase *t, struct carved *cv, char *p)
+{
+	memset(&cv->l, 0, sizeof(cv->l));
+	t->ok &= reserve_runs("reserve", p, &cv->l, cv->used, carve_runs, NR_CARVE_RUNS);
+	cv->pfn0 = block_pfn(p, 0);
+	cv->filled = model_carve(cv->used, 1UL << ORDER_64K, 256, cv->head);
+	counters_read(&cv->a);
+	mcounters_read(&cv->m0);
+}
+
+/* After the break: the mTHP counters, the carved range now at q, every byte. */
+static void carve_check(struct tcase *t, const struct carved *cv, const char *what, char *q,
+			bool reclaimed)
+{
+	t->ok &= mdeltas(what, &cv->m0, cv->head, cv->filled, nr_used(cv->used), reclaimed);
+	t->ok &= check_carved(what, q, cv->used, cv->head, cv->pfn0);
+	t->ok &= verify(what, q, &cv->l, 0, NPG);
+}
+
 /*
  * Reclaim (the shrinker, through drop_caches) breaks a reservation whose
  * 64 KiB chunks 0, 5 and 9 are dense: they stay 64 KiB mTHPs on the very
@@ -3483,40 +3523,30 @@ static const struct run carve_runs[] = {
  */
 static void test_mthp_reclaim(void)
 {
-	struct mcounters m0;
-	struct counters a, b;
-	struct layout l = {};
-	bool used[NPG];
-	int head[NPG], filled;
-	unsigned long pfn0;
-	long free0, rise;
+	struct carved cv;
+	struct counters b;
+	long free0, rise, freed;
 	struct tcase t;
 	char *p;
 
 	case_begin(&t, "mthp: reclaim keeps the dense 64 KiB chunks as mTHPs, in place");
 	mthp_enable(1UL << ORDER_64K);
 	p = map_region(PMD);
-	t.ok &= reserve_runs("reserve", p, &l, used, carve_runs, NR_CARVE_RUNS);
-	pfn0 = block_pfn(p, 0);
-	filled = model_carve(used, 1UL << ORDER_64K, 256, head);
-	t.ok &= expect("pages the model fills in", filled, 8);
-	counters_read(&a);
-	mcounters_read(&m0);
+	carve_begin(&t, &cv, p);
+	t.ok &= expect("pages the model fills in", cv.filled, 8);
+	freed = NPG - nr_used(cv.used) - cv.filled;
 	free0 = free_kb();
 	drop_reservations(&t);
 	counters_read(&b);
-	t.ok &= deltas("drop_caches", &a, &b, 0, 0, 1, -(NPG - nr_used(used)));
-	t.ok &= mdeltas("drop_caches", &m0, head, filled, nr_used(used), true);
+	t.ok &= deltas("drop_caches", &cv.a, &b, 0, 0, 1, -(NPG - nr_used(cv.used)));
 	/* Slab objects are dropped too: the rise is at least the pages freed. */
 	rise = free_kb() - free0;
-	if (rise < (NPG - nr_used(used) - filled) * 4L * 9 / 10) {
-		ksft_print_msg("free memory rose by %ld kB, want >= %d kB\n", rise,
-			       (NPG - nr_used(used) - filled) * 4);
+	if (rise < freed * 4 * 9 / 10) {
+		ksft_print_msg("free memory rose by %ld kB, want >= %ld kB\n", rise, freed * 4);
 		t.ok = false;
 	}
-	t.ok &= check_carved("after the break", p, used, head, pfn0);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), (nr_used(used) + filled) * 4L);
-	t.ok &= verify("after the break", p, &l, 0, NPG);
+	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), (nr_used(cv.used) + cv.filled) * 4L);
+	carve_check(&t, &cv, "after the break", p, true);
 	mthp_enable(0);
 	unmap_releases(&t, p, PMD, 0);
 	case_end(&t, true);
@@ -3613,10 +3643,10 @@ static void test_mthp_aged(void)
 {
 	struct counters a, b;
 	struct mcounters m0;
-	struct layout l = {}, l2 = {};
+	struct layout l2 = {};
+	struct carved cv;
 	bool used[NPG];
-	int head[NPG], none[NPG] = { 0 }, filled;
-	unsigned long pfn0;
+	int none[NPG] = { 0 };
 	long free0;
 	struct tcase t;
 	char *p, *q;
@@ -3635,37 +3665,16 @@ static void test_mthp_aged(void)
 
 	mthp_enable(1UL << ORDER_64K);
 	p = map_region(PMD);
-	t.ok &= reserve_runs("reserve", p, &l, used, carve_runs, NR_CARVE_RUNS);
-	pfn0 = block_pfn(p, 0);
-	filled = model_carve(used, 1UL << ORDER_64K, 256, head);
-	counters_read(&a);
-	mcounters_read(&m0);
+	carve_begin(&t, &cv, p);
 	free0 = free_kb();
 	khugepaged_until(p, 2048, 4);
 	counters_read(&b);
-	t.ok &= deltas("khugepaged", &a, &b, 0, 0, 1, -(NPG - nr_used(used)));
-	t.ok &= mdeltas("khugepaged", &m0, head, filled, nr_used(used), false);
-	t.ok &= free_rises("khugepaged", free0, (NPG - nr_used(used) - filled) * 4L);
-	t.ok &= check_carved("after khugepaged", p, used, head, pfn0);
-	t.ok &= verify("after khugepaged", p, &l, 0, NPG);
+	t.ok &= deltas("khugepaged", &cv.a, &b, 0, 0, 1, -(NPG - nr_used(cv.used)));
+	t.ok &= free_rises("khugepaged", free0, (NPG - nr_used(cv.used) - cv.filled) * 4L);
+	carve_check(&t, &cv, "after khugepaged", p, false);
 	mthp_enable(0);
 	unmap_releases(&t, p, PMD, 0);
 	case_end(&t, true);
-}
-
-/* The split worker has carved: thp_res_mthp_promote reached want (2 s). */
-static long wait_mthp_promote(long want)
-{
-	long v = 0;
-
-	for (int i = 0; i < 40; i++) {
-		vmstat_refresh();
-		v = vmstat_get("thp_res_mthp_promote");
-		if (v >= want)
-			break;
-		sleep_ms(50);
-	}
-	return v;
 }
 
 /*
@@ -3675,29 +3684,19 @@ static long wait_mthp_promote(long want)
  */
 static void test_mthp_vma_split(void)
 {
-	struct mcounters m0;
-	struct counters a;
-	struct layout l = {};
-	bool used[NPG];
-	int head[NPG], filled;
-	unsigned long pfn0;
+	struct carved cv;
 	struct tcase t;
 	char *p;
 
 	case_begin(&t, "mthp: a VMA split keeps the dense chunks as mTHPs");
 	mthp_enable(1UL << ORDER_64K);
 	p = map_region(PMD);
-	t.ok &= reserve_runs("reserve", p, &l, used, carve_runs, NR_CARVE_RUNS);
-	pfn0 = block_pfn(p, 0);
-	filled = model_carve(used, 1UL << ORDER_64K, 256, head);
-	counters_read(&a);
-	mcounters_read(&m0);
+	carve_begin(&t, &cv, p);
 	check_call(&t, "mprotect", mprotect(p + 330 * PG, PG, PROT_READ));
-	wait_mthp_promote(m0.total + 3);
-	expect_release(&t, "mprotect", &a);
-	t.ok &= mdeltas("mprotect", &m0, head, filled, nr_used(used), false);
-	t.ok &= check_carved("after the split", p, used, head, pfn0);
-	t.ok &= verify("after the split", p, &l, 0, NPG);
+	/* The split worker carves: wait until it kept the three chunks. */
+	wait_vmstat("thp_res_mthp_promote", cv.m0.total + 3, true);
+	expect_release(&t, "mprotect", &cv.a);
+	carve_check(&t, &cv, "after the split", p, false);
 	mthp_enable(0);
 	unmap_region(p, PMD);
 	case_end(&t, true);
@@ -3710,12 +3709,7 @@ static void test_mthp_vma_split(void)
  */
 static void test_mthp_mremap(void)
 {
-	struct mcounters m0;
-	struct counters a;
-	struct layout l = {};
-	bool used[NPG];
-	int head[NPG], filled;
-	unsigned long pfn0;
+	struct carved cv;
 	struct tcase t;
 	char *p, *dst, *q;
 
@@ -3723,21 +3717,15 @@ static void test_mthp_mremap(void)
 	mthp_enable(1UL << ORDER_64K);
 	p = map_region(PMD);
 	dst = map_region(PMD);
-	t.ok &= reserve_runs("reserve", p, &l, used, carve_runs, NR_CARVE_RUNS);
-	pfn0 = block_pfn(p, 0);
-	filled = model_carve(used, 1UL << ORDER_64K, 256, head);
-	counters_read(&a);
-	mcounters_read(&m0);
+	carve_begin(&t, &cv, p);
 	q = mremap(p, PMD, PMD, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	if (q != dst) {
 		ksft_print_msg("mremap: %s\n", strerror(errno));
 		t.ok = false;
 		q = p;
 	}
-	expect_release(&t, "mremap", &a);
-	t.ok &= mdeltas("mremap", &m0, head, filled, nr_used(used), false);
-	t.ok &= check_carved("after mremap", q, used, head, pfn0);
-	t.ok &= verify("after mremap", q, &l, 0, NPG);
+	expect_release(&t, "mremap", &cv.a);
+	carve_check(&t, &cv, "after mremap", q, false);
 	mthp_enable(0);
 	unmap_region(q, PMD);
 	if (q != p)
