@@ -3,21 +3,23 @@
 #
 #   make run          build the perf kernels, boot them, show what reservations do
 #   make check        build the debug kernel and run every test (+ make lint)
+#   make soak         the fuzz and soak tests alone, long (SOAK_SECONDS, FUZZ_OPS)
 #
 # Variables: KERNEL=patched|vanilla  FLAVOUR=debug|kasan|perf  TESTS="label ..."
 #            CMD='...' (vm-run)      VM_MEM VM_CPUS VM_TIMEOUT ACCEL=tcg|kvm
+#            SOAK_SECONDS (60) FUZZ_OPS (20000) TEST_TIMEOUT (900 s per test)
 
 KERNEL ?= patched
 S := scripts
 export KERNEL
 
-.PHONY: all run check check-kasan setup source apply export-patches kernel vanilla selftests \
+.PHONY: all run check check-kasan soak setup source apply export-patches kernel vanilla selftests \
 	shell vm-run lint bench bench-promote bench-fork bench-mthp series series-build clean distclean help
 
 all: help
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(S)/setup.sh
@@ -44,6 +46,14 @@ check: setup
 
 check-kasan: setup
 	@FLAVOUR=kasan $(S)/check.sh
+
+# make check runs a bounded slice of these (60 s of stress-ng, 20000 trinity
+# calls); this runs them long, without lint and the upstream tests.
+soak: setup
+	@FLAVOUR=$(or $(FLAVOUR),debug) PARITY=0 LINT=0 \
+		TESTS="project-thp_soak project-thp_fuzz" \
+		SOAK_SECONDS=$(or $(SOAK_SECONDS),900) FUZZ_OPS=$(or $(FUZZ_OPS),300000) \
+		TEST_TIMEOUT=$(or $(TEST_TIMEOUT),3600) $(S)/check.sh
 
 run: setup
 	@$(S)/build.sh $(KERNEL) perf

@@ -29,25 +29,27 @@
  * pages never handed out; the used pages stay mapped.
  *
  * Locking, outermost first:
- *   mmap_lock -> VMA lock -> anon_vma lock -> page table lock (PTL)
- *     -> folio lock (trylock only) -> thp_reserve_table.lock
- *     -> list_lru node lock
- * Releasing, promoting and carving a block also sleep for its folio lock
- * (and the locks of the pieces it is split into) with mmap_lock held and
- * before they take the anon_vma lock or a PTL, in the order of migration
- * and reclaim: mmap_lock -> folio lock -> anon_vma lock -> PTL.
- * The table lock is nearly innermost: nothing sleeps, allocates or waits for
- * a lock under it; the only locks taken under it are a folio trylock and the
- * list_lru lock. Reclaim walks the list_lru holding its lock, so it takes the
- * table lock and mmap_lock with trylocks only, and counts what it must skip
+ *   mmap_lock -> VMA lock -> folio lock -> anon_vma lock
+ *     -> page table lock (PTL) -> thp_reserve_table.lock
+ *     -> { folio trylock, list_lru node lock }
+ * The populate path holds the PTL and then the table lock, and under the
+ * table lock trylocks the block's folio lock, moves the entry on the
+ * list_lru (taking its node lock) and updates vmstat counters. Nothing
+ * sleeps, allocates or waits for a lock under the table lock.
+ * Releasing, promoting and carving a block sleep for its folio lock (and
+ * the locks of the pieces it is split into) with mmap_lock held and before
+ * they take the anon_vma lock or a PTL, in the order of migration and
+ * reclaim. Promotion holds mmap_lock for writing and write-locks the VMA
+ * before it sleeps for the folio lock, as stock khugepaged does.
+ * Reclaim walks the list_lru holding its node lock, so it takes the table
+ * lock and mmap_lock with trylocks only, and counts what it must skip
  * (thp_res_reclaim_skip). All PTEs of a range live in one page table, so
- * the PTL of that table serialises every fault in the range. Promotion
- * sleeps for the block's folio lock with mmap_lock held for writing, before
- * it takes the anon_vma lock, in the order migration and reclaim use.
+ * the PTL of that table serialises every fault in the range.
  *
  * See Documentation/mm/thp-reservations.rst.
  */
 
+#include <linux/fault-inject.h>
 #include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
@@ -108,7 +110,8 @@ struct thp_reserve_table {
  *	entry is hashed: exit_mmap() unhashes every entry before the mm can
  *	be freed.
  * @memcg: the memory cgroup the block was charged to, with a css
- *	reference; immutable.
+ *	reference; immutable. Its NR_THP_RESERVED (memory.stat thp_reserved)
+ *	carries the entry's reserved pages while the entry is hashed.
  * @haddr: PMD-aligned start of the range; immutable, the hash key.
  * @pfn: first pfn of the block when last seen; a hint for tracing only
  *	(table lock).
@@ -221,6 +224,17 @@ static void thp_reserve_unhash(struct thp_reserve_table *t,
 }
 
 /*
+ * Add @nr (negative: take away) never-used pages of @res to nr_thp_reserved
+ * of node @nid and of the entry's memory cgroup (memory.stat thp_reserved).
+ * Any context.
+ */
+static void thp_reserve_account(struct thp_reserve *res, int nid, long nr)
+{
+	mod_lruvec_state(mem_cgroup_lruvec(res->memcg, NODE_DATA(nid)),
+			 NR_THP_RESERVED, nr);
+}
+
+/*
  * A page of @res's block was handed out: move the entry to the tail of the
  * list_lru, on the node where the block's pages are now (migration may
  * have moved them). Caller holds t->lock.
@@ -235,8 +249,8 @@ static void thp_reserve_touch(struct thp_reserve_table *t,
 	if (nid != res->nid) {
 		long nr = HPAGE_PMD_NR - res->nr_used;
 
-		mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED, -nr);
-		mod_node_page_state(NODE_DATA(nid), NR_THP_RESERVED, nr);
+		thp_reserve_account(res, res->nid, -nr);
+		thp_reserve_account(res, nid, nr);
 		res->nid = nid;
 	}
 	list_lru_add(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
@@ -338,21 +352,42 @@ static bool thp_reserve_migrating(struct thp_reserve *res, pte_t *base)
 }
 
 /*
+ * Map and lock the page table of the PMD range at @haddr: the first PTE of
+ * the range, with *@ptl held, or NULL if the range has no page table or no
+ * VMA over any part of it. Caller holds mmap_lock (any mode) or the VMA
+ * lock of a VMA over the range (a fault). A range that no VMA covers is
+ * being unmapped (munmap downgrades to a read lock before it frees page
+ * tables): its table may go away under a reader, so it is not walked.
+ * With a VMA over it, either lock keeps the table. Undo with
+ * pte_unmap_unlock().
+ */
+static pte_t *thp_reserve_lock_range(struct mm_struct *mm, unsigned long haddr,
+				     spinlock_t **ptl)
+{
+	unsigned long index = haddr;
+	pmd_t *pmd;
+
+	/* find_vma_intersection(), which asserts mmap_lock: RCU suffices. */
+	if (!mt_find(&mm->mm_mt, &index, haddr + HPAGE_PMD_SIZE - 1))
+		return NULL;
+	pmd = mm_find_pmd(mm, haddr);
+	if (!pmd)
+		return NULL;
+	return pte_offset_map_lock(mm, pmd, haddr, ptl);
+}
+
+/*
  * Take a reference on the block of an unhashed entry, under the PTL of its
- * range. Caller holds mmap_lock (any mode) so the page table stays.
+ * range. Caller holds mmap_lock (any mode).
  */
 static struct folio *thp_reserve_grab_block(struct mm_struct *mm,
 					    struct thp_reserve *res)
 {
 	struct folio *folio = NULL;
 	spinlock_t *ptl;	/* the PTL of the range's page table */
-	pmd_t *pmd;
 	pte_t *pte;
 
-	pmd = mm_find_pmd(mm, res->haddr);
-	if (!pmd)
-		return NULL;
-	pte = pte_offset_map_lock(mm, pmd, res->haddr, &ptl);
+	pte = thp_reserve_lock_range(mm, res->haddr, &ptl);
 	if (!pte)
 		return NULL;
 	folio = thp_reserve_block(res, pte);
@@ -568,14 +603,10 @@ static bool thp_reserve_carve_plan(struct mm_struct *mm,
 				   struct thp_reserve_carve *c)
 {
 	spinlock_t *ptl;	/* the PTL of the range's page table */
-	bool ret;
-	pmd_t *pmd;
 	pte_t *base;
+	bool ret;
 
-	pmd = mm_find_pmd(mm, res->haddr);
-	if (!pmd)
-		return false;
-	base = pte_offset_map_lock(mm, pmd, res->haddr, &ptl);
+	base = thp_reserve_lock_range(mm, res->haddr, &ptl);
 	if (!base)
 		return false;
 	ret = thp_reserve_carve_choose(mm, res, block, base, c);
@@ -637,7 +668,6 @@ static int thp_reserve_carve_fill(struct mm_struct *mm,
 	unsigned long addr = res->haddr + first * PAGE_SIZE;
 	struct vm_area_struct *vma;
 	spinlock_t *ptl;	/* the PTL of the range's page table */
-	pmd_t *pmd;
 	pte_t *base;
 
 	vma = thp_reserve_chunk_vma(mm, res, first, folio_order(folio));
@@ -657,10 +687,7 @@ static int thp_reserve_carve_fill(struct mm_struct *mm,
 	/* The zeroes before the PTEs that map them. */
 	smp_wmb();
 
-	pmd = mm_find_pmd(mm, res->haddr);
-	if (!pmd)
-		return -EAGAIN;
-	base = pte_offset_map_lock(mm, pmd, res->haddr, &ptl);
+	base = thp_reserve_lock_range(mm, res->haddr, &ptl);
 	if (!base)
 		return -EAGAIN;
 	for (i = 0; i < nr; i++) {
@@ -875,7 +902,7 @@ static unsigned int thp_reserve_finish(struct mm_struct *mm,
 	struct folio *folio = NULL;
 
 	VM_WARN_ON_ONCE(res->nr_used < 1 || res->nr_used > HPAGE_PMD_NR);
-	mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED, -(long)unused);
+	thp_reserve_account(res, res->nid, -(long)unused);
 	count_vm_event(THP_RES_RELEASE);
 	trace_thp_res_release(mm, res->haddr, res->nr_used, why);
 
@@ -1196,6 +1223,40 @@ enum thp_reserve_result {
 };
 
 /*
+ * A write to the zero-page PTE vmf->orig_pte: may the range get a new
+ * reservation? Only if the PTE is unchanged, every PTE of the range is
+ * none or the zero page, and the range has no reservation. Checked before
+ * a block is allocated, so that a range already in use costs no 2 MiB
+ * allocation; thp_reserve_new() checks again before it keeps the block.
+ * Context: VMA or mmap lock held for reading, no other lock.
+ */
+static bool thp_reserve_zero_range_free(struct vm_fault *vmf)
+{
+	struct mm_struct *mm = vmf->vma->vm_mm;
+	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
+	unsigned long haddr = vmf->address & HPAGE_PMD_MASK;
+	unsigned int idx = (vmf->address - haddr) >> PAGE_SHIFT;
+	spinlock_t *ptl;	/* the PTL of the range's page table */
+	bool ok = false;
+	pte_t *pte;
+
+	pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &ptl);
+	if (!pte)
+		return false;
+	if (pte_same(ptep_get(pte), vmf->orig_pte) &&
+	    thp_reserve_range_empty(pte - idx, true)) {
+		ok = true;
+		if (t) {
+			spin_lock(&t->lock);
+			ok = !thp_reserve_lookup(t, haddr);
+			spin_unlock(&t->lock);
+		}
+	}
+	pte_unmap_unlock(pte, ptl);
+	return ok;
+}
+
+/*
  * Create a reservation for the range of vmf->address and map the faulting
  * page from it. With @zero the faulting PTE maps the zero page (a write
  * after reads) and the other PTEs of the range may too.
@@ -1217,6 +1278,8 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	pte_t *base;
 	gfp_t gfp;
 
+	if (zero && !thp_reserve_zero_range_free(vmf))
+		return THP_RES_FALLBACK;
 	t = thp_reserve_table_get(mm);
 	if (!t)
 		return THP_RES_FALLBACK;
@@ -1295,6 +1358,7 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 		goto out_unlock;
 	}
 	thp_reserve_hash(t, res);
+	thp_reserve_account(res, res->nid, HPAGE_PMD_NR - 1);
 	spin_unlock(&t->lock);
 
 	/* Not visible to anybody yet: the trylock cannot fail. */
@@ -1304,8 +1368,6 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	folio_add_lru_vma(folio, vma);
 	thp_reserve_set_pte(vmf, folio, page, zero);
 	folio_unlock(folio);
-	mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED,
-			    HPAGE_PMD_NR - 1);
 	count_vm_event(THP_RES_ALLOC);
 	trace_thp_res_alloc(mm, haddr, res->pfn, res->nid);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
@@ -1320,6 +1382,8 @@ out_notify:
 	if (zero)
 		mmu_notifier_invalidate_range_end(&range);
 out_put:
+	/* A block allocated and charged for nothing. */
+	count_vm_event(THP_RES_ALLOC_DISCARD);
 	folio_put(folio);
 	thp_reserve_free(res);
 	if (result == THP_RES_RETRY)
@@ -1346,7 +1410,6 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	struct folio *folio;
 	struct page *page;
 	bool full;
-	int nid;
 
 	if (!t || !(vmf->flags & FAULT_FLAG_WRITE) ||
 	    (vmf->flags & FAULT_FLAG_UNSHARE))
@@ -1383,6 +1446,13 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 		goto out_unlock;
 	}
 
+	/* The OOM reaper may have unmapped the range: hand out nothing. */
+	*ret = check_stable_address_space(mm);
+	if (*ret) {
+		result = THP_RES_DONE;
+		goto out_unlock;
+	}
+
 	spin_lock(&t->lock);
 	res = thp_reserve_lookup(t, haddr);
 	if (!res || test_bit(idx, res->used))
@@ -1405,10 +1475,9 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	__set_bit(idx, res->used);
 	res->nr_used++;
 	full = res->nr_used == HPAGE_PMD_NR;
-	nid = res->nid;
+	thp_reserve_account(res, res->nid, -1);
 	spin_unlock(&t->lock);
 
-	mod_node_page_state(NODE_DATA(nid), NR_THP_RESERVED, -1);
 	folio_get(folio);
 	clear_user_highpage(page, vmf->address);
 	/* The zeroed contents must be visible before the PTE is. */
@@ -1786,17 +1855,13 @@ thp_reserve_promote_check(struct mm_struct *mm, unsigned long haddr,
 	struct thp_reserve *stale = NULL, *aged = NULL;
 	enum thp_reserve_promote_result r;
 	spinlock_t *ptl;	/* the PTL of the range's page table */
-	pmd_t *pmd;
 	pte_t *base;
 
 	mmap_assert_locked(mm);
 	r = thp_reserve_promote_vma_ok(vma, haddr, who);
 	if (r != THP_RES_PROMOTED)
 		return r;
-	pmd = mm_find_pmd(mm, haddr);
-	if (!pmd)
-		return THP_RES_PROMOTE_NONE;
-	base = pte_offset_map_lock(mm, pmd, haddr, &ptl);
+	base = thp_reserve_lock_range(mm, haddr, &ptl);
 	if (!base)
 		return THP_RES_PROMOTE_NONE;
 	r = thp_reserve_promote_find(mm, vma, haddr, base, who, plan, nr_used,
@@ -1968,8 +2033,7 @@ static void thp_reserve_promoted(struct mm_struct *mm, unsigned long haddr)
 		VM_WARN_ON_ONCE(1);
 		return;
 	}
-	mod_node_page_state(NODE_DATA(res->nid), NR_THP_RESERVED,
-			    -(long)(HPAGE_PMD_NR - res->nr_used));
+	thp_reserve_account(res, res->nid, -(long)(HPAGE_PMD_NR - res->nr_used));
 	thp_reserve_free(res);
 }
 
@@ -2004,8 +2068,9 @@ thp_reserve_promote_locked(struct mm_struct *mm, unsigned long haddr,
 	if (!pmd_present(pmdval) || pmd_leaf(pmdval))
 		return THP_RES_PROMOTE_NONE;
 
-	folio_lock(block);
+	/* The order of stock khugepaged: VMA lock, folio lock, anon_vma. */
 	vma_start_write(vma);
+	folio_lock(block);
 	anon_vma_lock_write(vma->anon_vma);
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr,
 				haddr + HPAGE_PMD_SIZE);
@@ -2188,6 +2253,13 @@ static void thp_reserve_queue_promotion(struct mm_struct *mm,
 
 /* ---- reclaim ------------------------------------------------------------ */
 
+/*
+ * debugfs fail_thp_res_reclaim: make reclaim skip reservations as if their
+ * locks were taken, so that tests can drive what reclaim does to blocks it
+ * did not break (see thp_reserve_swap_split()).
+ */
+static DECLARE_FAULT_ATTR(thp_reserve_fail_reclaim);
+
 /* What one walk of the list_lru is after, and what it got. */
 struct thp_reserve_scan {
 	unsigned long target;	/* stop once this many pages were freed */
@@ -2217,6 +2289,8 @@ static enum lru_status thp_reserve_isolate(struct list_head *item,
 
 	if (scan->freed >= scan->target)
 		return LRU_STOP;
+	if (should_fail_ex(&thp_reserve_fail_reclaim, 1, FAULT_NOWARN))
+		goto skip;
 	/* On the list_lru, so hashed: its mm and table are alive. */
 	t = mm->thp_reserve;
 	if (!spin_trylock(&t->lock))
@@ -2289,6 +2363,81 @@ unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
 		}
 	} while ((memcg = mem_cgroup_iter(target, memcg, NULL)));
 	return scan.freed;
+}
+
+/* Does a page of PTE-mapped @folio have no mapping? Caller locks @folio. */
+static bool thp_reserve_has_unmapped(struct folio *folio)
+{
+	unsigned int i;
+
+	for (i = 0; i < folio_nr_pages(folio); i++)
+		if (atomic_read(&folio_page(folio, i)->_mapcount) < 0)
+			return true;
+	return false;
+}
+
+/**
+ * thp_reserve_swap_split - keep the never-used pages of a block out of swap
+ * @folio: a large anonymous folio that reclaim has isolated and locked, is
+ *	about to add to the swap cache, and holds one reference on
+ * @folio_list: reclaim's list of folios still to be scanned
+ * @nr_freed: set to the number of pages freed, when @folio was split
+ *
+ * The never-used pages of a reservation's block hold whatever their last
+ * owner left in them, and the block is not flagged partially mapped, so
+ * reclaim would write all of it to swap when it meets a block whose
+ * reservation it could not break. The same holds for the pieces of a
+ * block whose split had to be left to the deferred split queue: reclaim
+ * splits those onto its list and would write their unmapped pages.
+ * Called by shrink_folio_list() before add_to_swap(): a large folio mapped
+ * by PTEs with a page that no PTE maps is split instead, its unmapped
+ * pages are freed without being written, and the mapped ones go on
+ * @folio_list to be reclaimed as base pages. Under the folio lock no page
+ * of the folio can become mapped (populate, promotion and the mTHP
+ * fallback take that lock), so none is freed in use.
+ * Does nothing while reservations are off and none is left
+ * (promotion_threshold 1): the stock kernel's behaviour.
+ *
+ * The reservation of a split block stays hashed until a fault, khugepaged
+ * or reclaim finds it stale (its block is gone); nr_thp_reserved counts its
+ * pages until then.
+ *
+ * Context: reclaim; @folio locked and isolated from the LRU; no other lock.
+ * Return: a negative errno if @folio must not be swapped out (it could not
+ * be split), 0 if it is not such a folio, 1 if it was split: @folio is then
+ * its first page, still locked and isolated, and must not be swapped out
+ * if it is unmapped; the other pages were freed (*@nr_freed) or put on
+ * @folio_list.
+ */
+int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
+			   unsigned int *nr_freed)
+{
+	struct folio *tail, *next;
+	LIST_HEAD(tails);
+
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	if (READ_ONCE(thp_reserve_threshold) <= 1 &&
+	    !global_node_page_state(NR_THP_RESERVED))
+		return 0;
+	if (!folio_test_anon(folio) || !folio_test_large(folio) ||
+	    folio_entire_mapcount(folio) || !folio_mapped(folio) ||
+	    !thp_reserve_has_unmapped(folio))
+		return 0;
+	if (split_folio_to_list(folio, &tails))
+		return -EBUSY;
+	count_vm_event(THP_RES_SWAP_SPLIT);
+	/* Each piece holds the reference reclaim's list gave it. */
+	*nr_freed = 0;
+	list_for_each_entry_safe(tail, next, &tails, lru) {
+		list_del(&tail->lru);
+		if (folio_mapped(tail)) {
+			list_add_tail(&tail->lru, folio_list);
+		} else {
+			*nr_freed += folio_nr_pages(tail);
+			folio_put(tail);
+		}
+	}
+	return 1;
 }
 
 /*
@@ -2371,6 +2520,9 @@ static int __init thp_reserve_init(void)
 					 WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!thp_reserve_wq)
 		thp_reserve_wq = system_unbound_wq;
+	if (IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS))
+		fault_create_debugfs_attr("fail_thp_res_reclaim", NULL,
+					  &thp_reserve_fail_reclaim);
 	if (thp_reserve_shrinker_init()) {
 		pr_warn("thp_reserve: no shrinker, reservations stay off\n");
 		return 0;

@@ -18,7 +18,12 @@ differ=$top/selftests/upstream-expected-differences
 flaky=$top/selftests/upstream-flaky
 mkdir -p "$out"
 pass=0 fail=0 skip=0
-thp=/sys/kernel/mm/transparent_hugepage
+# The harness's own tests run this script on the host with these pointed
+# at scratch files.
+thp=${GT_THP:-/sys/kernel/mm/transparent_hugepage}
+kmsg=${GT_KMSG:-/dev/kmsg}
+nr_hugepages=${GT_NR_HUGEPAGES:-/proc/sys/vm/nr_hugepages}
+scratch=${GT_SCRATCH:-/tmp/t}
 # Settings every test starts from (tests that change them restore them, but
 # a failing one may not).
 save_settings() {
@@ -32,12 +37,12 @@ save_settings() {
 		v=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp/$f")
 		[ -n "$v" ] || v=$(cat "$thp/$f")
 		echo "$f $v"
-	done >/tmp/thp-settings
+	done >"$out/.thp-settings"
 	cd /
 }
 restore_settings() {
-	while read -r f v; do echo "$v" >"$thp/$f" 2>/dev/null; done </tmp/thp-settings
-	echo 0 >/proc/sys/vm/nr_hugepages
+	while read -r f v; do echo "$v" >"$thp/$f" 2>/dev/null; done <"$out/.thp-settings"
+	echo 0 >"$nr_hugepages"
 }
 save_settings
 
@@ -76,13 +81,13 @@ run_one() {
 	restore_settings
 	[ "$label" = "$base" ] || echo 1 >"$thp/promotion_threshold"
 	# cow, migration and pagemap_ioctl test hugetlb pages too: reserve some.
-	case $label in cow*|migration*|pagemap_ioctl*) echo 32 >/proc/sys/vm/nr_hugepages ;; esac
-	mkdir -p /tmp/t && cd /tmp/t || exit 1
+	case $label in cow*|migration*|pagemap_ioctl*) echo 32 >"$nr_hugepages" ;; esac
+	mkdir -p "$scratch" && cd "$scratch" || exit 1
 	# From a writable scratch directory: some tests create files in ".".
 	# shellcheck disable=SC2086
 	timeout -k 5 "${TEST_TIMEOUT:-900}" $dir/${cmd#./} >"$log" 2>&1 </dev/null
 	rc=$?
-	cd / && rm -rf /tmp/t
+	cd / && rm -rf "$scratch"
 	restore_settings
 	p=0 f=0 s=0
 	while IFS= read -r line; do
@@ -108,9 +113,17 @@ run_one() {
 		# A run whose only failures are known exits non-zero for them.
 		[ $kf -gt 0 ] && [ $f -eq 0 ] && [ $rc -eq 1 ] && rc=0
 	fi
+	# The project's tests speak KTAP: each must run every case it plans.
+	local plan ran=$((p + f + s))
+	plan=$(grep -aoE -m1 '^1\.\.[0-9]+' "$log" | cut -d. -f3)
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		f=$((f + 1))
 		echo "    FAIL: timed out after ${TEST_TIMEOUT:-900}s"
+	elif [ "${label#project-}" != "$label" ] && [ $rc -ne 4 ] &&
+		{ [ $ran -eq 0 ] || [ "${plan:-0}" -gt $ran ]; }; then
+		f=$((f + 1))
+		echo "    FAIL: $label ran $ran of ${plan:-0} planned cases (exit status $rc)"
+		tail -n 5 "$log" | sed 's/^/    | /'
 	elif [ $((p + f + s)) -eq 0 ]; then
 		# No KTAP lines: the exit status is the result.
 		case $rc in
@@ -145,7 +158,7 @@ while IFS=$'\t' read -r label dir cmd; do
 	case $label in ''|'#'*) continue ;; esac
 	log=$out/$label.log
 	echo "==> test $label ..."
-	echo "thpres-test: start $label" >/dev/kmsg
+	echo "thpres-test: start $label" >"$kmsg"
 	t0=$(date +%s)
 	run_one "$label" "$dir" "$cmd" "$log"
 	why=$(awk -F'\t' -v l="${label%@t1}" '$1 == l { print $2; exit }' "$flaky" 2>/dev/null)
@@ -155,7 +168,7 @@ while IFS=$'\t' read -r label dir cmd; do
 	while { [ $f -gt 0 ] || [ $known_exit = 1 ]; } && [ -n "$why" ] && [ $n -le 2 ]; do
 		mv "$log" "$out/$label.attempt$n.log"
 		echo "    flaky: run $n failed ($why); log kept in $label.attempt$n.log; running it again"
-		echo "thpres-test: retry $label" >/dev/kmsg
+		echo "thpres-test: retry $label" >"$kmsg"
 		run_one "$label" "$dir" "$cmd" "$log"
 		echo "$label" >>"$out/retried"
 		n=$((n + 1))

@@ -89,6 +89,50 @@ if grep -qx 'fork-sparse-memcg,vanilla-always,children,20,count,3,10,30' "$b/sum
 else
 	result fail "fork-summary.sh: medians per scenario and policy ($(cat "$b/summary.csv" | tr '\n' ' '))"
 fi
+# make check cannot pass by accident: a TESTS word that names no test fails
+# and says which; a step that left no counts fails and names the step.
+printf 'cow\t/d\t./cow\nkhugepaged\t/d\t./khugepaged\nkhugepaged@t1\t/d\t./khugepaged\n' >"$tmp/list"
+if ! (select_tests "$tmp/list" "cow typo") 2>"$tmp/err" && grep -q "TESTS names no test: typo" "$tmp/err"; then
+	result ok "TESTS=typo fails, naming the word"
+else
+	result fail "TESTS=typo fails, naming the word ($(cat "$tmp/err"))"
+fi
+if (select_tests "$tmp/list" "khugepaged,cow") 2>/dev/null &&
+	[ "$(cut -f1 "$tmp/list" | tr '\n' ' ')" = "cow khugepaged " ]; then
+	result ok "TESTS selects exactly the named labels"
+else
+	result fail "TESTS selects exactly the named labels (got: $(cut -f1 "$tmp/list" | tr '\n' ' '))"
+fi
+if ! read_counts "$tmp/no-counts" "make lint" >/dev/null 2>"$tmp/err" &&
+	grep -q "make lint did not finish" "$tmp/err" &&
+	echo "3 0" >"$tmp/counts" && [ "$(read_counts "$tmp/counts" x)" = "3 0" ]; then
+	result ok "a lint or harness run that left no counts fails, naming it"
+else
+	result fail "a lint or harness run that left no counts fails, naming it"
+fi
+# guest-tests.sh on fake tests (its sysfs, kmsg and scratch paths pointed at
+# files here): a project test must run every case it plans.
+g=$tmp/gt
+mkdir -p "$g/thp" "$g/bin"
+echo 256 >"$g/thp/promotion_threshold"
+printf '#!/bin/sh\necho "1..2"; echo "ok 1 a"; echo "ok 2 b"\n' >"$g/bin/full"
+printf '#!/bin/sh\necho "1..3"; echo "ok 1 a"\n' >"$g/bin/short"
+printf '#!/bin/sh\nexit 0\n' >"$g/bin/silent"
+chmod +x "$g/bin"/*
+gt() {
+	printf '%s\t%s\t./%s\n' "$1" "$g/bin" "$2" >"$g/list"
+	GT_THP=$g/thp GT_KMSG=/dev/null GT_NR_HUGEPAGES=$g/nr GT_SCRATCH=$g/scratch \
+		"$TOP/scripts/guest-tests.sh" "$g/out" "$g/list" "$g/counts" >"$g/log" 2>&1
+	cat "$g/counts"
+}
+if [ "$(gt project-full full)" = "2 0 0" ] &&
+	[ "$(gt project-short short)" = "1 1 0" ] && grep -q "ran 1 of 3 planned" "$g/log" &&
+	[ "$(gt project-silent silent)" = "0 1 0" ] && grep -q "project-silent ran 0 of 0" "$g/log" &&
+	[ "$(gt transhuge-stress silent)" = "1 0 0" ]; then
+	result ok "guest-tests.sh fails a project test that runs fewer cases than planned, or none"
+else
+	result fail "guest-tests.sh fails a project test that runs fewer cases than planned, or none ($(tr '\n' ' ' <"$g/log"))"
+fi
 # With a built kernel (KERNEL, FLAVOUR): the guest returns the command's
 # exit status exactly, and its output.
 if [ -f "$(obj_dir "${KERNEL:-patched}" "${FLAVOUR:-debug}")/arch/x86/boot/bzImage" ]; then

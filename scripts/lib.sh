@@ -85,3 +85,31 @@ kmake() {
 		CC="ccache gcc" HOSTCC="ccache gcc" LOCALVERSION="-$k-$f" \
 		KBUILD_BUILD_USER=thp-reserve KBUILD_BUILD_HOST=workbench "$@"
 }
+
+# select_tests LIST WORDS: keep the lines of the test list LIST whose label is
+# one of WORDS (space- or comma-separated). A word that names no test fails
+# with the list of known labels: a typo must not pass by running nothing.
+select_tests() {
+	local list=$1 w bad=
+	for w in $(tr ',' ' ' <<<"$2"); do
+		cut -f1 "$list" | grep -qxF -- "$w" || bad="$bad $w"
+	done
+	if [ -n "$bad" ]; then
+		printf 'error: TESTS names no test:%s; known tests: %s\n' "$bad" \
+			"$(cut -f1 "$list" | tr '\n' ' ')" >&2
+		return 1
+	fi
+	awk -F'\t' -v words="$(tr ',' ' ' <<<"$2")" '
+		BEGIN { n = split(words, w, " "); for (i = 1; i <= n; i++) want[w[i]] = 1 }
+		$1 in want' "$list" >"$list.only" && mv "$list.only" "$list"
+}
+
+# read_counts FILE WHAT: print the "passed failed" that step WHAT left in
+# FILE, or fail naming WHAT when it did not finish (no FILE).
+read_counts() {
+	if [ ! -s "$1" ]; then
+		printf 'error: %s did not finish (no %s)\n' "$2" "$1" >&2
+		return 1
+	fi
+	cat "$1"
+}

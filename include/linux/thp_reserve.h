@@ -10,9 +10,10 @@
  *
  * Locking: a reservation is looked up and changed under its mm's
  * thp_reserve_table.lock, a spinlock that nests inside the page table lock of
- * the range (mmap_lock -> VMA lock -> anon_vma lock -> PTL -> folio lock ->
+ * the range (mmap_lock -> VMA lock -> anon_vma lock -> PTL ->
  * thp_reserve_table.lock). Nothing sleeps or waits for a lock while holding it;
- * the only lock taken under it is a folio trylock.
+ * the populate path takes a folio trylock, the list_lru lock and vmstat
+ * updates under it. See mm/thp_reserve.c for the whole order.
  */
 #ifndef _LINUX_THP_RESERVE_H
 #define _LINUX_THP_RESERVE_H
@@ -89,6 +90,8 @@ bool thp_reserve_below_threshold(struct vm_area_struct *vma,
 				 unsigned int nr_used);
 unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
 				  unsigned long nr_pages);
+int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
+			   unsigned int *nr_freed);
 
 static inline bool thp_reserve_mm_active(struct mm_struct *mm)
 {
@@ -207,6 +210,13 @@ static inline bool thp_reserve_present(struct mm_struct *mm,
 static inline unsigned long thp_reserve_reclaim(int nid,
 						struct mem_cgroup *target,
 						unsigned long nr_pages)
+{
+	return 0;
+}
+
+static inline int thp_reserve_swap_split(struct folio *folio,
+					 struct list_head *folio_list,
+					 unsigned int *nr_freed)
 {
 	return 0;
 }

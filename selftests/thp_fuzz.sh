@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Fuzz the mm system calls with trinity, as an unprivileged user, with THP
+# reservations on at the default threshold: no splat (the harness watches
+# the console), no taint, and every reservation released once it ends.
+# FUZZ_OPS (default 20000) bounds the run; make soak runs more.
+. "$(dirname "$0")/thp_lib.sh"
+
+ops=${FUZZ_OPS:-20000}
+command -v trinity >/dev/null || ktap_skip_all "trinity missing: apt-get install trinity"
+[ -f $THP/promotion_threshold ] || ktap_skip_all "no THP reservations"
+ktap_plan 4
+echo always >$THP/enabled
+echo 256 >$THP/promotion_threshold
+taint0=$(tainted)
+alloc0=$(vmstat thp_res_alloc)
+dir=$(mktemp -d /tmp/fuzz.XXXXXX)
+chmod 777 "$dir"
+calls=
+for c in mmap munmap mremap madvise mprotect mlock mlock2 munlock mlockall \
+	munlockall brk userfaultfd move_pages mbind migrate_pages set_mempolicy \
+	prctl msync mincore process_madvise remap_file_pages fork clone; do
+	calls="$calls -c $c"
+done
+msg "trinity: $ops calls, 2 children, as nobody"
+# shellcheck disable=SC2086
+(cd "$dir" && timeout -k 10 900 setpriv --reuid=65534 --regid=65534 --clear-groups \
+	trinity -q -l off -C 2 -N "$ops" --disable-fds=sockets $calls) >"$dir/out" 2>&1
+rc=$?
+tail -n 3 "$dir/out" | sed 's/^/# | /'
+# Trinity's children may outlive it for a moment.
+pkill -9 -u 65534 2>/dev/null
+sleep 1
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	ktap_result FAIL "trinity finished $ops calls (timed out)"
+elif grep -q 'Ran [0-9]* syscalls' "$dir/out" || [ $rc -eq 0 ]; then
+	ktap_result OK "trinity finished $ops calls (exit $rc)"
+else
+	ktap_result FAIL "trinity finished $ops calls (exit $rc)"
+fi
+alloc=$(( $(vmstat thp_res_alloc) - alloc0 ))
+if [ "$alloc" -gt 0 ]; then
+	ktap_result OK "trinity made reservations ($alloc)"
+else
+	ktap_result FAIL "trinity made reservations (none: the run did not reach the code)"
+fi
+check_end trinity "$taint0"
+rm -rf "$dir"
+ktap_exit

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shell helpers for the project's script tests (sourced): KTAP output,
+# /proc/vmstat counters, the THP knobs, and the end-of-run invariants.
+THP=/sys/kernel/mm/transparent_hugepage
+ktap_n=0
+ktap_fail=0
+ktap_plan() { echo "TAP version 13"; echo "1..$1"; }
+# ktap_result OK|FAIL DESCRIPTION
+ktap_result() {
+	ktap_n=$((ktap_n + 1))
+	if [ "$1" = OK ]; then
+		echo "ok $ktap_n $2"
+	else
+		echo "not ok $ktap_n $2"
+		ktap_fail=$((ktap_fail + 1))
+	fi
+}
+ktap_skip_all() { echo "TAP version 13"; echo "1..0 # SKIP $1"; exit 4; }
+ktap_exit() { [ $ktap_fail -eq 0 ]; exit $?; }
+msg() { echo "# $*"; }
+
+vmstat() { echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null; awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+free_kb() { echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null; awk '$1 == "MemFree:" { print $2 }' /proc/meminfo; }
+tainted() { cat /proc/sys/kernel/tainted; }
+
+# wait_reserved_zero SECONDS: until nr_thp_reserved is 0; prints the last value.
+wait_reserved_zero() {
+	local i v
+	for i in $(seq "$1"); do
+		v=$(vmstat nr_thp_reserved)
+		[ "$v" = 0 ] && break
+		sleep 1
+	done
+	echo "$v"
+}
+
+# free_back KB SECONDS: until MemFree is back within 1% of KB (dropping the
+# page cache first); prints the last value.
+free_back() {
+	local want=$1 i v
+	for i in $(seq "$2"); do
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		v=$(free_kb)
+		[ "$v" -ge $((want - want / 100)) ] && break
+		sleep 1
+	done
+	echo "$v"
+}
+
+# check_end NAME TAINT0: the invariants every script test ends with:
+# nothing tainted the kernel and no reservation is left.
+check_end() {
+	local t res
+	t=$(tainted)
+	if [ "$t" = "$2" ]; then
+		ktap_result OK "$1: kernel not tainted"
+	else
+		ktap_result FAIL "$1: kernel not tainted (tainted $2 -> $t)"
+	fi
+	res=$(wait_reserved_zero 30)
+	if [ "$res" = 0 ]; then
+		ktap_result OK "$1: nr_thp_reserved back to 0"
+	else
+		ktap_result FAIL "$1: nr_thp_reserved back to 0 (still $res)"
+	fi
+}

@@ -1,0 +1,721 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * THP reservations: what must never leak, and what must never be wasted.
+ *
+ * 1. wp_zero_no_alloc: a write to a zero-page PTE in a range that already
+ *    maps pages but has no reservation takes a base page; it does not
+ *    allocate (and charge) a 2 MiB block first only to free it.
+ * 2. munmap_abort_keeps: a MAP_FIXED mmap over a reserved range that fails
+ *    after it gathered the old VMAs (RLIMIT_AS) leaves the old mapping in
+ *    place, and with it the reservation: nr_thp_reserved unchanged, and the
+ *    next write is served from the same block.
+ * 3. memcg_stat: a memory cgroup's memory.stat shows its reserved pages
+ *    (thp_reserved, bytes), exactly, and 0 once they are released.
+ * 4. swap_no_stale: the never-used pages of a reservation's block hold
+ *    what their previous owner left in them. A block whose reservation
+ *    reclaim did not break (debugfs fail_thp_res_reclaim makes reclaim skip
+ *    every reservation, as busy locks would) is split before swap-out: its
+ *    never-used pages are freed, not written. A process fills memory with
+ *    a marker and exits; reservations are then made in a small memory
+ *    cgroup and pushed to swap; every swap device, read back whole, holds
+ *    the marker in no page, and once the holder is gone every page it had
+ *    is free again: none is stranded in the swap cache.
+ * 5. fail_nth: every allocation on the path of a first write fault (the
+ *    table, the entry, the block, the memcg's list_lru, and whatever the
+ *    stock path allocates when it takes over) is failed in turn, by
+ *    /proc/thread-self/fail-nth, in a fresh process and memory cgroup:
+ *    every run keeps its data, leaves nr_thp_reserved where it was, and
+ *    in the end free memory is back.
+ *
+ * Needs root (debugfs, cgroups, swap devices, stat_refresh).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "thp_util.h"
+
+#define PG		4096UL
+#define NPG		((int)(PMD_SIZE_BYTES / PG))
+#define FAIL_DIR	"/sys/kernel/debug/fail_thp_res_reclaim/"
+#define CG_ROOT		"/sys/fs/cgroup/"
+#define CG		CG_ROOT "thpres-reliability"
+#define MARK_LEN	32
+
+/* The marker a dead process leaves behind; unique to this run. */
+static char mark[MARK_LEN];
+
+static void make_mark(void)
+{
+	snprintf(mark, sizeof(mark), "THPRES-STALE-%08lx-%08lx",
+		 (unsigned long)getpid(), (unsigned long)time(NULL));
+	memset(mark + strlen(mark), '#', MARK_LEN - strlen(mark));
+}
+
+/* Does the page at p hold the marker at any 64-byte slot? */
+static bool page_marked(const char *p)
+{
+	for (unsigned long off = 0; off < PG; off += 64)
+		if (!memcmp(p + off, mark, MARK_LEN))
+			return true;
+	return false;
+}
+
+/* Sum of the pgalloc_* counters of /proc/vmstat: pages allocated. */
+static long pgalloc_sum(void)
+{
+	char line[256];
+	long sum = 0, v;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "pgalloc_", 8) && sscanf(strchr(line, ' '), "%ld", &v) == 1)
+			sum += v;
+	fclose(f);
+	return sum;
+}
+
+static bool expect(const char *what, long got, long want)
+{
+	if (got == want)
+		return true;
+	ksft_print_msg("%s: %ld, want %ld\n", what, got, want);
+	return false;
+}
+
+static bool fail_set(const char *prob, const char *times)
+{
+	return !write_file(FAIL_DIR "verbose", "0") &&
+	       !write_file(FAIL_DIR "interval", "1") &&
+	       !write_file(FAIL_DIR "times", times) &&
+	       !write_file(FAIL_DIR "probability", prob);
+}
+
+/* A child that fills len bytes with the marker, 4 KiB pages, and exits. */
+static bool leave_marker(size_t len)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return false;
+	if (!pid) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char page[PG];
+
+		if (p == MAP_FAILED)
+			_exit(1);
+		madvise(p, len, MADV_NOHUGEPAGE);
+		for (unsigned long off = 0; off < PG; off += 64)
+			memcpy(page + off, mark, MARK_LEN);
+		for (size_t off = 0; off < len; off += PG)
+			memcpy(p + off, page, PG);
+		_exit(0);
+	}
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       !WEXITSTATUS(status);
+}
+
+/* Pages holding the marker on every active swap device; -1 on error. */
+static long swap_marked_pages(void)
+{
+	char line[512], dev[256];
+	long marked = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+	size_t chunk = 1UL << 20;
+	char *buf;
+
+	if (!f || posix_memalign((void **)&buf, PG, chunk))
+		return -1;
+	fgets(line, sizeof(line), f);	/* header */
+	while (fgets(line, sizeof(line), f)) {
+		ssize_t n;
+		int fd;
+
+		if (sscanf(line, "%255s", dev) != 1)
+			continue;
+		/* O_DIRECT: what is on the device, not a cached copy. */
+		fd = open(dev, O_RDONLY | O_DIRECT);
+		if (fd < 0) {
+			ksft_print_msg("open %s: %s\n", dev, strerror(errno));
+			marked = -1;
+			break;
+		}
+		while ((n = read(fd, buf, chunk)) > 0)
+			for (ssize_t off = 0; off + (ssize_t)PG <= n; off += PG)
+				marked += page_marked(buf + off);
+		close(fd);
+		if (n < 0) {
+			marked = -1;
+			break;
+		}
+	}
+	fclose(f);
+	free(buf);
+	return marked;
+}
+
+/* Set when cg_setup() enabled the memory controller, for cg_done(). */
+static bool cg_enabled_memory;
+
+static bool cg_setup(void)
+{
+	char buf[256];
+
+	if (read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)))
+		return false;
+	if (!strstr(buf, "memory")) {
+		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory"))
+			return false;
+		cg_enabled_memory = true;
+	}
+	rmdir(CG);
+	return !mkdir(CG, 0755);
+}
+
+/* Remove the group once its tasks are gone; undo what cg_setup() enabled. */
+static void cg_done(void)
+{
+	for (int i = 0; i < 20 && rmdir(CG); i++)
+		usleep(100000);
+	if (cg_enabled_memory)
+		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+	cg_enabled_memory = false;
+}
+
+/*
+ * The holder reserves SW_RANGES ranges, one used page each (48 MiB of
+ * blocks in a group allowed 64 MiB); memory.max then drops to 8 MiB.
+ */
+#define SW_RANGES	24
+#define SW_MAX		"64M"
+#define SW_SQUEEZE	"8M"
+
+static unsigned char sw_val(int r, unsigned long off)
+{
+	return (unsigned char)(0x5a ^ r ^ (off * 7));
+}
+
+/*
+ * In the group: write one page in each range, say so on @up, wait for a
+ * byte on @down (the squeeze is over), then read every page back.
+ * Exit status: 0 if every byte is right, 3 if not, 2 on setup errors.
+ */
+static __attribute__((noreturn)) void holder(int up, int down)
+{
+	char pidbuf[32], c = 'r';
+	char *p;
+	long bad = 0;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+	if (write_file(CG "/cgroup.procs", pidbuf))
+		_exit(2);
+	p = mmap_aligned(SW_RANGES * PMD_SIZE_BYTES);
+	for (int r = 0; r < SW_RANGES; r++) {
+		char *q = p + r * PMD_SIZE_BYTES + 7 * PG;
+
+		for (unsigned long off = 0; off < PG; off++)
+			q[off] = sw_val(r, off);
+	}
+	if (write(up, &c, 1) != 1 || read(down, &c, 1) != 1)
+		_exit(2);
+	for (int r = 0; r < SW_RANGES; r++) {
+		char *q = p + r * PMD_SIZE_BYTES + 7 * PG;
+
+		for (unsigned long off = 0; off < PG; off++)
+			bad += (unsigned char)q[off] != sw_val(r, off);
+	}
+	if (bad)
+		ksft_print_msg("holder: %ld bad bytes\n", bad);
+	fflush(stdout);
+	_exit(bad ? 3 : 0);
+}
+
+static void test_swap_no_stale(void)
+{
+	const char *name = "swap_no_stale: never-used pages of unbroken blocks never reach swap";
+	long skip0, out0, split0, marked, free_kb_now, free0, free1 = 0;
+	int status = 0, up[2], down[2];
+	bool ok = true;
+	char c = 'g';
+	pid_t pid;
+
+	if (access(FAIL_DIR "probability", W_OK)) {
+		ksft_test_result_skip("%s (no %s)\n", name, FAIL_DIR);
+		return;
+	}
+	if (meminfo_kb("SwapTotal") <= 0) {
+		ksft_test_result_skip("%s (no swap device)\n", name);
+		return;
+	}
+	if (!cg_setup() || pipe(up) || pipe(down)) {
+		ksft_test_result_skip("%s (no memory cgroup)\n", name);
+		return;
+	}
+	write_file(CG "/memory.max", SW_MAX);
+
+	/* A dead process's data in most of free memory. */
+	free_kb_now = free_kb();
+	if (!leave_marker((size_t)(free_kb_now * 6 / 10) * 1024)) {
+		ksft_print_msg("the marker process failed\n");
+		ok = false;
+	}
+
+	free0 = free_kb();
+	skip0 = vmstat_get("thp_res_reclaim_skip");
+	out0 = vmstat_get("pswpout");
+	split0 = vmstat_get("thp_res_swap_split");
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		close(up[0]);
+		close(down[1]);
+		holder(up[1], down[0]);
+	}
+	close(up[1]);
+	close(down[0]);
+	if (pid < 0 || read(up[0], &c, 1) != 1) {
+		ksft_print_msg("the holder did not get ready\n");
+		ok = false;
+	} else if (!fail_set("100", "-1")) {
+		ksft_print_msg("cannot set %s\n", FAIL_DIR);
+		ok = false;
+	} else {
+		/* Reclaim now skips every reservation and meets the blocks. */
+		if (write_file(CG "/memory.max", SW_SQUEEZE)) {
+			ksft_print_msg("memory.max %s failed\n", SW_SQUEEZE);
+			ok = false;
+		}
+	}
+	fail_set("0", "1");
+	write_file(CG "/memory.max", SW_MAX);
+	if (write(down[1], &c, 1) != 1 || pid < 0 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("holder: exit status %#x\n", status);
+		ok = false;
+	}
+	close(up[0]);
+	close(down[1]);
+	vmstat_refresh();
+	if (vmstat_get("thp_res_reclaim_skip") <= skip0) {
+		ksft_print_msg("reclaim skipped no reservation\n");
+		ok = false;
+	}
+	if (vmstat_get("pswpout") <= out0) {
+		ksft_print_msg("nothing was swapped out: the case tested nothing\n");
+		ok = false;
+	}
+	if (vmstat_get("thp_res_swap_split") <= split0) {
+		ksft_print_msg("thp_res_swap_split %ld, was %ld: no block split before swap-out\n",
+			       vmstat_get("thp_res_swap_split"), split0);
+		ok = false;
+	}
+	/*
+	 * Nothing stranded: with the holder gone, every page it had, block
+	 * pages never used included, is free again (within 8 MiB: the
+	 * holder had 48 MiB).
+	 */
+	for (int i = 0; i < 40; i++) {
+		free1 = free_kb();
+		if (free1 >= free0 - 8192)
+			break;
+		usleep(100000);
+	}
+	if (free1 < free0 - 8192) {
+		ksft_print_msg("free memory %ld kB after the holder, %ld kB before it\n",
+			       free1, free0);
+		ok = false;
+	}
+	marked = swap_marked_pages();
+	ok &= expect("swap pages holding the dead process's marker", marked, 0);
+	cg_done();
+	ksft_test_result(ok, "%s\n", name);
+}
+
+/*
+ * A range maps page 0 (a base page left by a released reservation) and,
+ * after a read, the zero page at page 5. The write to page 5 must not
+ * allocate a block: no reservation can be made there.
+ */
+#define WZ_RANGES	32
+
+static void test_wp_zero_no_alloc(void)
+{
+	const char *name = "wp_zero_no_alloc: a write to the zero page of a used range allocates no block";
+	size_t len = WZ_RANGES * PMD_SIZE_BYTES;
+	long alloc0, res0, disc0, pages;
+	char *p = mmap_aligned(len);
+	volatile char sink;
+	bool ok = true;
+
+	if (!p) {
+		ksft_test_result_fail("%s (mmap)\n", name);
+		return;
+	}
+	for (int r = 0; r < WZ_RANGES; r++) {
+		char *q = p + r * PMD_SIZE_BYTES;
+
+		q[0] = 1;			/* reserves */
+		q[PG] = 2;			/* populates */
+		madvise(q + PG, PG, MADV_DONTNEED);	/* releases, splits */
+		sink = q[5 * PG];		/* the zero page */
+	}
+	(void)sink;
+	vmstat_refresh();
+	res0 = vmstat_get("thp_res_alloc");
+	disc0 = vmstat_get("thp_res_alloc_discard");
+	alloc0 = pgalloc_sum();
+	for (int r = 0; r < WZ_RANGES; r++)
+		p[r * PMD_SIZE_BYTES + 5 * PG] = 3;
+	pages = pgalloc_sum() - alloc0;
+	vmstat_refresh();
+	ok &= expect("thp_res_alloc delta", vmstat_get("thp_res_alloc") - res0, 0);
+	ok &= expect("thp_res_alloc_discard delta", vmstat_get("thp_res_alloc_discard") - disc0, 0);
+	/* One base page per write, and some slack for the rest of the system. */
+	if (pages >= WZ_RANGES * NPG / 4) {
+		ksft_print_msg("%ld pages allocated for %d writes\n", pages, WZ_RANGES);
+		ok = false;
+	}
+	for (int r = 0; r < WZ_RANGES; r++) {
+		char *q = p + r * PMD_SIZE_BYTES;
+
+		if (q[0] != 1 || q[PG] != 0 || q[5 * PG] != 3 || q[6 * PG] != 0) {
+			ksft_print_msg("range %d: bad data\n", r);
+			ok = false;
+			break;
+		}
+	}
+	munmap(p, len);
+	ksft_test_result(ok, "%s\n", name);
+}
+
+/* VmSize of this process in kB, or -1. */
+static long vmsize_kb(void)
+{
+	return keyed_value_sep("/proc/self/status", "VmSize", ":");
+}
+
+/*
+ * In a child (it lowers its RLIMIT_AS): reserve a range, fail a larger
+ * MAP_FIXED mmap over it, and check that the reservation is still whole.
+ * Exit status 0 if so, 1 if not, 2 if the mmap did not fail as arranged.
+ */
+static __attribute__((noreturn)) void abort_child(void)
+{
+	char *p = mmap_aligned(PMD_SIZE_BYTES);
+	long res0, pop0;
+	unsigned long pfn0;
+	struct rlimit rl;
+	bool ok = true;
+	void *q;
+
+	p[0] = 0x11;
+	pfn0 = pagemap_pfn(p);
+	vmstat_refresh();
+	res0 = vmstat_get("nr_thp_reserved");
+	pop0 = vmstat_get("thp_res_populate");
+	/* Room for 1 MiB more: a 4 MiB mapping that replaces 2 MiB fails. */
+	rl.rlim_cur = rl.rlim_max = (vmsize_kb() + 1024) * 1024;
+	if (setrlimit(RLIMIT_AS, &rl))
+		_exit(2);
+	q = mmap(p, 2 * PMD_SIZE_BYTES, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (q != MAP_FAILED || errno != ENOMEM) {
+		ksft_print_msg("MAP_FIXED mmap: %p, errno %d, want ENOMEM\n", q, errno);
+		_exit(2);
+	}
+	vmstat_refresh();
+	ok &= expect("nr_thp_reserved after the failed mmap",
+		     vmstat_get("nr_thp_reserved") - res0, 0);
+	p[PG] = 0x22;
+	vmstat_refresh();
+	ok &= expect("thp_res_populate delta", vmstat_get("thp_res_populate") - pop0, 1);
+	if (!pfn0 || pagemap_pfn(p + PG) != pfn0 + 1) {
+		ksft_print_msg("page 1 at pfn %#lx, block page 0 at %#lx\n",
+			       pagemap_pfn(p + PG), pfn0);
+		ok = false;
+	}
+	ok &= expect("data", p[0] == 0x11 && p[PG] == 0x22, 1);
+	fflush(stdout);
+	_exit(ok ? 0 : 1);
+}
+
+static void test_munmap_abort_keeps(void)
+{
+	const char *name = "munmap_abort_keeps: a failed MAP_FIXED keeps the reservation";
+	long res0;
+	int status;
+	pid_t pid;
+
+	vmstat_refresh();
+	res0 = vmstat_get("nr_thp_reserved");
+	fflush(stdout);
+	pid = fork();
+	if (!pid)
+		abort_child();
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		ksft_test_result_fail("%s (child died)\n", name);
+		return;
+	}
+	if (WEXITSTATUS(status) == 2) {
+		ksft_test_result_fail("%s (the mmap did not fail as arranged)\n", name);
+		return;
+	}
+	for (int i = 0; i < 20; i++) {
+		vmstat_refresh();
+		if (vmstat_get("nr_thp_reserved") == res0)
+			break;
+		usleep(100000);
+	}
+	ksft_test_result(!WEXITSTATUS(status) &&
+			 expect("nr_thp_reserved after the child", vmstat_get("nr_thp_reserved"), res0),
+			 "%s\n", name);
+}
+
+/*
+ * In the group: reserve MS_RANGES ranges with one page each, report
+ * memory.stat thp_reserved over a pipe, unmap them, report it again.
+ */
+#define MS_RANGES	8
+
+static __attribute__((noreturn)) void memcg_child(int up)
+{
+	char pidbuf[32];
+	long v[2];
+	char *p;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+	if (write_file(CG "/cgroup.procs", pidbuf))
+		_exit(2);
+	p = mmap_aligned(MS_RANGES * PMD_SIZE_BYTES);
+	for (int r = 0; r < MS_RANGES; r++)
+		p[r * PMD_SIZE_BYTES + 3 * PG] = 1;
+	v[0] = keyed_file_value(CG "/memory.stat", "thp_reserved");
+	munmap(p, MS_RANGES * PMD_SIZE_BYTES);
+	v[1] = keyed_file_value(CG "/memory.stat", "thp_reserved");
+	_exit(write(up, v, sizeof(v)) == sizeof(v) ? 0 : 2);
+}
+
+static void test_memcg_stat(void)
+{
+	const char *name = "memcg_stat: memory.stat thp_reserved counts the group's reserved pages";
+	long v[2] = { -1, -1 };
+	int fds[2], status;
+	bool ok = true;
+	pid_t pid;
+
+	if (!cg_setup() || pipe(fds)) {
+		ksft_test_result_skip("%s (no memory cgroup)\n", name);
+		return;
+	}
+	pid = fork();
+	if (!pid) {
+		close(fds[0]);
+		memcg_child(fds[1]);
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], v, sizeof(v)) != sizeof(v) ||
+	    waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("child failed\n");
+		ok = false;
+	}
+	close(fds[0]);
+	ok &= expect("thp_reserved with the ranges reserved (bytes)", v[0],
+		     MS_RANGES * (NPG - 1) * (long)PG);
+	ok &= expect("thp_reserved after munmap (bytes)", v[1], 0);
+	cg_done();
+	ksft_test_result(ok, "%s\n", name);
+}
+
+/* The fault attributes fail-nth counts, and the settings this case needs. */
+#define FAIL_SLAB	"/sys/kernel/debug/failslab/"
+#define FAIL_PA		"/sys/kernel/debug/fail_page_alloc/"
+#define FN_MAX		40
+
+struct knob {
+	const char *path;
+	const char *val;
+	char saved[32];
+};
+
+static struct knob fn_knobs[] = {
+	/* Slab allocations that may sleep, as all of ours. */
+	{ .path = FAIL_SLAB "ignore-gfp-wait", .val = "N" },
+	/* Page allocations of the block's order: the blocks, stock THPs. */
+	{ .path = FAIL_PA "ignore-gfp-wait", .val = "N" },
+	{ .path = FAIL_PA "ignore-gfp-highmem", .val = "N" },
+	{ .path = FAIL_PA "min-order", .val = "9" },
+	{ .path = FAIL_SLAB "verbose", .val = "0" },
+	{ .path = FAIL_PA "verbose", .val = "0" },
+};
+
+static bool knobs_set(bool restore)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(fn_knobs) / sizeof(fn_knobs[0]); i++) {
+		struct knob *k = &fn_knobs[i];
+		char *nl;
+
+		if (!restore) {
+			if (read_file(k->path, k->saved, sizeof(k->saved)))
+				return false;
+			nl = strchr(k->saved, '\n');
+			if (nl)
+				*nl = '\0';
+		}
+		ok &= !write_file(k->path, restore ? k->saved : k->val);
+	}
+	return ok;
+}
+
+/*
+ * In a fresh group: fail the n-th fault-injection point of one write fault
+ * in an empty range (and of a second write in it), check the data and
+ * give everything back. Exit status: 0 injected and fine, 1 not injected
+ * (n is past the last allocation) and fine, 3 bad.
+ */
+static __attribute__((noreturn)) void fail_nth_child(int n)
+{
+	char buf[32], pidbuf[32];
+	char *p = mmap_aligned(2 * PMD_SIZE_BYTES);
+	bool injected;
+	int fd;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+	if (write_file(CG "/cgroup.procs", pidbuf))
+		_exit(3);
+	fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	snprintf(buf, sizeof(buf), "%d", n);
+	if (fd < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf))
+		_exit(3);
+	/* Nothing but these two faults until fail-nth is read back. */
+	p[5 * PG] = 0x5a;
+	p[6 * PG] = 0xa5;
+	memset(buf, 0, sizeof(buf));
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		_exit(3);
+	injected = atoi(buf) == 0;
+	/* Disarm it if it did not fire. */
+	if (write(fd, "0", 1) != 1)
+		_exit(3);
+	close(fd);
+	if ((unsigned char)p[5 * PG] != 0x5a || (unsigned char)p[6 * PG] != 0xa5 ||
+	    p[0] || p[7 * PG]) {
+		ksft_print_msg("fail-nth %d: bad data\n", n);
+		_exit(3);
+	}
+	munmap(p, 2 * PMD_SIZE_BYTES);
+	_exit(injected ? 0 : 1);
+}
+
+static void test_fail_nth(void)
+{
+	const char *name = "fail_nth: every allocation of a reserving fault fails cleanly";
+	long res0, free0, free1 = 0, res1 = 0;
+	int n, status = 0;
+	bool ok = true;
+
+	if (access(FAIL_SLAB "ignore-gfp-wait", W_OK) || access(FAIL_PA "min-order", W_OK) ||
+	    access("/proc/thread-self/fail-nth", W_OK)) {
+		ksft_test_result_skip("%s (no failslab or fail_page_alloc)\n", name);
+		return;
+	}
+	if (!knobs_set(false)) {
+		ksft_test_result_skip("%s (cannot set the fault-injection knobs)\n", name);
+		knobs_set(true);
+		return;
+	}
+	vmstat_refresh();
+	res0 = vmstat_get("nr_thp_reserved");
+	free0 = free_kb();
+	for (n = 1; n <= FN_MAX; n++) {
+		pid_t pid;
+
+		if (!cg_setup()) {
+			ok = false;
+			break;
+		}
+		fflush(stdout);
+		pid = fork();
+		if (!pid)
+			fail_nth_child(n);
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) > 1) {
+			ksft_print_msg("fail-nth %d: child status %#x\n", n, status);
+			ok = false;
+		}
+		cg_done();
+		for (int i = 0; i < 20; i++) {
+			vmstat_refresh();
+			res1 = vmstat_get("nr_thp_reserved");
+			if (res1 == res0)
+				break;
+			usleep(100000);
+		}
+		if (res1 != res0) {
+			ksft_print_msg("fail-nth %d: nr_thp_reserved %ld, was %ld\n", n, res1, res0);
+			ok = false;
+		}
+		if (!ok || (WIFEXITED(status) && WEXITSTATUS(status) == 1))
+			break;
+	}
+	knobs_set(true);
+	ksft_print_msg("fail_nth: %d injection points on the path\n", n - 1);
+	/* The table, the entry, the block and the list_lru at least. */
+	if (ok && n - 1 < 4) {
+		ksft_print_msg("only %d injection points: the path was not covered\n", n - 1);
+		ok = false;
+	}
+	if (n > FN_MAX) {
+		ksft_print_msg("still injecting after %d points\n", FN_MAX);
+		ok = false;
+	}
+	for (int i = 0; i < 40; i++) {
+		free1 = free_kb();
+		if (free1 >= free0 - 8192)
+			break;
+		usleep(100000);
+	}
+	if (free1 < free0 - 8192) {
+		ksft_print_msg("free memory %ld kB, %ld kB before\n", free1, free0);
+		ok = false;
+	}
+	ksft_test_result(ok, "%s\n", name);
+}
+
+int main(void)
+{
+	char v[64];
+
+	ksft_print_header();
+	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
+		ksft_exit_skip("no THP reservations\n");
+	thp_save_settings();
+	thp_set("enabled", "always");
+	thp_set("use_zero_page", "1");
+	thp_set("promotion_threshold", "256");
+	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+	make_mark();
+	ksft_set_plan(5);
+	test_wp_zero_no_alloc();
+	test_munmap_abort_keeps();
+	test_memcg_stat();
+	test_fail_nth();
+	test_swap_no_stale();
+	ksft_finished();
+}
