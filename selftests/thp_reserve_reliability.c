@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +129,54 @@ static bool leave_marker(size_t len)
 	}
 	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	       !WEXITSTATUS(status);
+}
+
+/*
+ * The swap device, and whether it was switched to non-rotational. Swap on
+ * a rotational device allocates slots one page at a time, so reclaim
+ * splits every large folio before it writes any; on an SSD a PMD-sized
+ * folio gets a whole cluster and is written whole. The case needs the
+ * latter: the guest's virtio disk says it rotates, so it says otherwise
+ * for the length of the case (swapoff, sysfs, swapon).
+ */
+static char swap_dev[64];
+static char swap_rot_path[128];
+
+static bool swap_set_nonrot(bool nonrot)
+{
+	char line[512], rot[8];
+	FILE *f;
+
+	if (!nonrot && !swap_rot_path[0])
+		return true;
+	if (nonrot) {
+		f = fopen("/proc/swaps", "r");
+		if (!f)
+			return false;
+		fgets(line, sizeof(line), f);
+		if (!fgets(line, sizeof(line), f) ||
+		    sscanf(line, "%63s", swap_dev) != 1 || strncmp(swap_dev, "/dev/", 5)) {
+			fclose(f);
+			return false;
+		}
+		fclose(f);
+		snprintf(swap_rot_path, sizeof(swap_rot_path), "/sys/block/%s/queue/rotational",
+			 swap_dev + 5);
+		if (read_file(swap_rot_path, rot, sizeof(rot)))
+			return false;
+		if (rot[0] == '0') {
+			swap_rot_path[0] = '\0';	/* nothing to undo */
+			return true;
+		}
+	}
+	if (swapoff(swap_dev))
+		return false;
+	write_file(swap_rot_path, nonrot ? "0" : "1");
+	if (swapon(swap_dev, 0))
+		return false;
+	if (!nonrot)
+		swap_rot_path[0] = '\0';
+	return true;
 }
 
 /* Pages holding the marker on every active swap device; -1 on error. */
@@ -262,8 +311,15 @@ static void test_swap_no_stale(void)
 		ksft_test_result_skip("%s (no swap device)\n", name);
 		return;
 	}
+	if (!swap_set_nonrot(true)) {
+		ksft_test_result_skip("%s (cannot make swap non-rotational: %s)\n", name,
+				      strerror(errno));
+		swap_set_nonrot(false);
+		return;
+	}
 	if (!cg_setup() || pipe(up) || pipe(down)) {
 		ksft_test_result_skip("%s (no memory cgroup)\n", name);
+		swap_set_nonrot(false);
 		return;
 	}
 	write_file(CG "/memory.max", SW_MAX);
@@ -341,6 +397,13 @@ static void test_swap_no_stale(void)
 		ok = false;
 	}
 	marked = swap_marked_pages();
+	if (!swap_set_nonrot(false)) {
+		ksft_print_msg("cannot restore %s: %s\n", swap_dev, strerror(errno));
+		ok = false;
+	}
+	ksft_print_msg("swap_no_stale: reclaim skips +%ld, pswpout +%ld, blocks split before swap-out +%ld, marked swap pages %ld\n",
+		       vmstat_get("thp_res_reclaim_skip") - skip0, vmstat_get("pswpout") - out0,
+		       vmstat_get("thp_res_swap_split") - split0, marked);
 	ok &= expect("swap pages holding the dead process's marker", marked, 0);
 	cg_done();
 	ksft_test_result(ok, "%s\n", name);
