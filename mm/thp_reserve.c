@@ -2378,8 +2378,8 @@ static bool thp_reserve_has_unmapped(struct folio *folio)
 
 /**
  * thp_reserve_swap_split - keep the never-used pages of a block out of swap
- * @folio: a large anonymous folio that reclaim has isolated and locked, is
- *	about to add to the swap cache, and holds one reference on
+ * @folio: an anonymous folio that reclaim has isolated and locked, is about
+ *	to add to the swap cache, and holds one reference on
  * @folio_list: reclaim's list of folios still to be scanned
  * @nr_freed: set to the number of pages freed, when @folio was split
  *
@@ -2404,10 +2404,11 @@ static bool thp_reserve_has_unmapped(struct folio *folio)
  *
  * Context: reclaim; @folio locked and isolated from the LRU; no other lock.
  * Return: a negative errno if @folio must not be swapped out (it could not
- * be split), 0 if it is not such a folio, 1 if it was split: @folio is then
- * its first page, still locked and isolated, and must not be swapped out
- * if it is unmapped; the other pages were freed (*@nr_freed) or put on
- * @folio_list.
+ * be split: pinned, or referenced elsewhere); 0 if it is not such a folio
+ * (small, fully mapped, or reservations are off); 1 if it was split:
+ * @folio is then its first page, still locked and isolated, and must not
+ * be swapped out if it is unmapped, and the other pages were freed
+ * (*@nr_freed) or put on @folio_list.
  */
 int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 			   unsigned int *nr_freed)
@@ -2416,10 +2417,12 @@ int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 	LIST_HEAD(tails);
 
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	if (!folio_test_large(folio))
+		return 0;
 	if (READ_ONCE(thp_reserve_threshold) <= 1 &&
 	    !global_node_page_state(NR_THP_RESERVED))
 		return 0;
-	if (!folio_test_anon(folio) || !folio_test_large(folio) ||
+	if (!folio_test_anon(folio) ||
 	    folio_entire_mapcount(folio) || !folio_mapped(folio) ||
 	    !thp_reserve_has_unmapped(folio))
 		return 0;

@@ -65,3 +65,32 @@ check_end() {
 		ktap_result FAIL "$1: nr_thp_reserved back to 0 (still $res)"
 	fi
 }
+
+# start_reserving: reservations on at the default threshold; remember the
+# taint and the reservation counters for end_accounting.
+start_reserving() {
+	echo always >$THP/enabled
+	echo 256 >$THP/promotion_threshold
+	taint0=$(tainted)
+	alloc0=$(vmstat thp_res_alloc)
+	rel0=$(vmstat thp_res_release)
+	prom0=$(vmstat thp_res_promote)
+}
+
+# end_accounting NAME: reservations were made since start_reserving, and
+# every one of them ended exactly once (released or promoted). Two results.
+end_accounting() {
+	local alloc ended
+	alloc=$(( $(vmstat thp_res_alloc) - alloc0 ))
+	ended=$(( $(vmstat thp_res_release) - rel0 + $(vmstat thp_res_promote) - prom0 ))
+	if [ "$alloc" -gt 0 ]; then
+		ktap_result OK "$1: reservations were made ($alloc)"
+	else
+		ktap_result FAIL "$1: reservations were made (none)"
+	fi
+	if [ "$alloc" -eq "$ended" ]; then
+		ktap_result OK "$1: reservations made = released + promoted ($alloc)"
+	else
+		ktap_result FAIL "$1: reservations made = released + promoted ($alloc made, $ended ended)"
+	fi
+}

@@ -228,14 +228,6 @@ static bool deltas(const char *what, const struct counters *a, const struct coun
 	return ok;
 }
 
-static bool expect(const char *what, long got, long want)
-{
-	if (got == want)
-		return true;
-	ksft_print_msg("%s is %ld, want %ld\n", what, got, want);
-	return false;
-}
-
 #define CHECK(t, cond) do {							\
 	if (!(cond)) {								\
 		ksft_print_msg("line %d: %s failed\n", __LINE__, #cond);	\

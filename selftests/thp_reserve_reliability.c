@@ -89,14 +89,6 @@ static long pgalloc_sum(void)
 	return sum;
 }
 
-static bool expect(const char *what, long got, long want)
-{
-	if (got == want)
-		return true;
-	ksft_print_msg("%s: %ld, want %ld\n", what, got, want);
-	return false;
-}
-
 static bool fail_set(const char *prob, const char *times)
 {
 	return !write_file(FAIL_DIR "verbose", "0") &&
@@ -177,6 +169,24 @@ static bool swap_set_nonrot(bool nonrot)
 	if (!nonrot)
 		swap_rot_path[0] = '\0';
 	return true;
+}
+
+/*
+ * Wait up to 4 s for free memory to be back within 8 MiB of @before (the
+ * cases hold at most 48 MiB); report and return false if it is not.
+ */
+static bool free_back(const char *what, long before)
+{
+	long now = 0;
+
+	for (int i = 0; i < 40; i++) {
+		now = free_kb();
+		if (now >= before - 8192)
+			return true;
+		usleep(100000);
+	}
+	ksft_print_msg("%s: free memory %ld kB, %ld kB before\n", what, now, before);
+	return false;
 }
 
 /* Pages holding the marker on every active swap device; -1 on error. */
@@ -297,7 +307,7 @@ static __attribute__((noreturn)) void holder(int up, int down)
 static void test_swap_no_stale(void)
 {
 	const char *name = "swap_no_stale: never-used pages of unbroken blocks never reach swap";
-	long skip0, out0, split0, marked, free_kb_now, free0, free1 = 0;
+	long skip0, out0, split0, marked, free_kb_now, free0;
 	int status = 0, up[2], down[2];
 	bool ok = true;
 	char c = 'g';
@@ -382,20 +392,9 @@ static void test_swap_no_stale(void)
 	}
 	/*
 	 * Nothing stranded: with the holder gone, every page it had, block
-	 * pages never used included, is free again (within 8 MiB: the
-	 * holder had 48 MiB).
+	 * pages never used included, is free again.
 	 */
-	for (int i = 0; i < 40; i++) {
-		free1 = free_kb();
-		if (free1 >= free0 - 8192)
-			break;
-		usleep(100000);
-	}
-	if (free1 < free0 - 8192) {
-		ksft_print_msg("free memory %ld kB after the holder, %ld kB before it\n",
-			       free1, free0);
-		ok = false;
-	}
+	ok &= free_back("after the holder", free0);
 	marked = swap_marked_pages();
 	if (!swap_set_nonrot(false)) {
 		ksft_print_msg("cannot restore %s: %s\n", swap_dev, strerror(errno));
@@ -689,7 +688,7 @@ static __attribute__((noreturn)) void fail_nth_child(int n)
 static void test_fail_nth(void)
 {
 	const char *name = "fail_nth: every allocation of a reserving fault fails cleanly";
-	long res0, free0, free1 = 0, res1 = 0;
+	long res0, free0, res1 = 0;
 	int n, status = 0;
 	bool ok = true;
 
@@ -748,16 +747,7 @@ static void test_fail_nth(void)
 		ksft_print_msg("still injecting after %d points\n", FN_MAX);
 		ok = false;
 	}
-	for (int i = 0; i < 40; i++) {
-		free1 = free_kb();
-		if (free1 >= free0 - 8192)
-			break;
-		usleep(100000);
-	}
-	if (free1 < free0 - 8192) {
-		ksft_print_msg("free memory %ld kB, %ld kB before\n", free1, free0);
-		ok = false;
-	}
+	ok &= free_back("after the fail-nth runs", free0);
 	ksft_test_result(ok, "%s\n", name);
 }
 

@@ -238,3 +238,11 @@ unsigned long long kpageflags(unsigned long pfn)
 	close(fd);
 	return flags;
 }
+
+bool expect(const char *what, long got, long want)
+{
+	if (got == want)
+		return true;
+	ksft_print_msg("%s is %ld, want %ld\n", what, got, want);
+	return false;
+}

@@ -39,6 +39,8 @@ long free_kb(void);
 long smaps_kb(void *addr, const char *field);
 /* mmap len bytes of private anonymous memory aligned to 2 MiB. */
 void *mmap_aligned(size_t len);
+/* true if got == want; else says "WHAT is GOT, want WANT" and returns false. */
+bool expect(const char *what, long got, long want);
 /* Physical frame of a virtual address (0 if not present), via pagemap. */
 unsigned long pagemap_pfn(void *addr);
 /* The /proc/kpageflags word of a frame, or ~0 if it cannot be read. */
