@@ -2253,12 +2253,34 @@ static void thp_reserve_queue_promotion(struct mm_struct *mm,
 
 /* ---- reclaim ------------------------------------------------------------ */
 
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*
  * debugfs fail_thp_res_reclaim: make reclaim skip reservations as if their
  * locks were taken, so that tests can drive what reclaim does to blocks it
  * did not break (see thp_reserve_swap_split()).
  */
 static DECLARE_FAULT_ATTR(thp_reserve_fail_reclaim);
+
+static bool thp_reserve_reclaim_fails(void)
+{
+	return should_fail_ex(&thp_reserve_fail_reclaim, 1, FAULT_NOWARN);
+}
+
+static void __init thp_reserve_fault_inject_init(void)
+{
+	fault_create_debugfs_attr("fail_thp_res_reclaim", NULL,
+				  &thp_reserve_fail_reclaim);
+}
+#else
+static inline bool thp_reserve_reclaim_fails(void)
+{
+	return false;
+}
+
+static inline void thp_reserve_fault_inject_init(void)
+{
+}
+#endif
 
 /* What one walk of the list_lru is after, and what it got. */
 struct thp_reserve_scan {
@@ -2289,7 +2311,7 @@ static enum lru_status thp_reserve_isolate(struct list_head *item,
 
 	if (scan->freed >= scan->target)
 		return LRU_STOP;
-	if (should_fail_ex(&thp_reserve_fail_reclaim, 1, FAULT_NOWARN))
+	if (thp_reserve_reclaim_fails())
 		goto skip;
 	/* On the list_lru, so hashed: its mm and table are alive. */
 	t = mm->thp_reserve;
@@ -2523,9 +2545,7 @@ static int __init thp_reserve_init(void)
 					 WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!thp_reserve_wq)
 		thp_reserve_wq = system_unbound_wq;
-	if (IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS))
-		fault_create_debugfs_attr("fail_thp_res_reclaim", NULL,
-					  &thp_reserve_fail_reclaim);
+	thp_reserve_fault_inject_init();
 	if (thp_reserve_shrinker_init()) {
 		pr_warn("thp_reserve: no shrinker, reservations stay off\n");
 		return 0;
