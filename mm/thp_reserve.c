@@ -65,7 +65,10 @@
 #include <linux/pgalloc.h>
 #include <linux/rmap.h>
 #include <linux/shrinker.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/suspend.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 #include <linux/sysfs.h>
@@ -155,6 +158,13 @@ struct thp_reserve {
 
 /* Lowest number of used pages at which khugepaged promotes a block. */
 static unsigned int thp_reserve_threshold __read_mostly;
+
+/*
+ * Set from the start of a hibernation to its end: no reservation is made,
+ * and every one made before was broken (see thp_reserve_pm_notify()).
+ * Read by the fault path under the table lock, inside the PTL's section.
+ */
+static bool thp_reserve_paused;
 
 static struct kmem_cache *thp_reserve_cache __ro_after_init;
 
@@ -468,6 +478,7 @@ static bool thp_reserve_may_carve(enum thp_reserve_reason why)
 	case THP_RES_REASON_VMA_SPLIT:
 	case THP_RES_REASON_MREMAP:
 	case THP_RES_REASON_AGED:
+	case THP_RES_REASON_HIBERNATE:
 		return true;
 	default:
 		return false;
@@ -1156,6 +1167,7 @@ static bool thp_reserve_may_reserve(struct vm_fault *vmf)
 	unsigned long haddr = vmf->address & HPAGE_PMD_MASK;
 
 	if (READ_ONCE(thp_reserve_threshold) <= 1 ||
+	    READ_ONCE(thp_reserve_paused) ||
 	    !(vmf->flags & FAULT_FLAG_WRITE) ||
 	    (vmf->flags & FAULT_FLAG_UNSHARE))
 		return false;
@@ -1352,7 +1364,12 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	res->nr_used = 1;
 	__set_bit(idx, res->used);
 	spin_lock(&t->lock);
-	if (thp_reserve_lookup(t, haddr)) {
+	/*
+	 * A hibernation that started since the check in may_reserve waits
+	 * in synchronize_rcu() for this section before it breaks every
+	 * hashed entry, so none can be hashed behind its back.
+	 */
+	if (thp_reserve_lookup(t, haddr) || READ_ONCE(thp_reserve_paused)) {
 		spin_unlock(&t->lock);
 		result = zero ? THP_RES_FALLBACK : THP_RES_RETRY;
 		goto out_unlock;
@@ -2511,6 +2528,122 @@ static int __init thp_reserve_shrinker_init(void)
 	return 0;
 }
 
+/* ---- hibernation -------------------------------------------------------- */
+
+#ifdef CONFIG_HIBERNATION
+/*
+ * list_lru walk callback of thp_reserve_break_all(): take a user reference
+ * on the mm of the first entry whose mm is still in use, store it in the
+ * struct mm_struct * at @arg and stop. The walk of a node goes on to the
+ * lists of other memory cgroups after a stop, so once an mm was taken
+ * every later call stops at once. Entries of an mm being torn down are
+ * skipped: exit_mmap() releases them.
+ */
+static enum lru_status thp_reserve_pick_mm(struct list_head *item,
+					   struct list_lru_one *list,
+					   spinlock_t *lru_lock, void *arg)
+{
+	struct thp_reserve *res = container_of(item, struct thp_reserve, lru);
+	struct mm_struct **mmp = arg;
+
+	if (*mmp)
+		return LRU_STOP;
+	/* On the list_lru, so hashed: the mm_struct is alive. */
+	if (!mmget_not_zero(res->mm))
+		return LRU_SKIP;
+	*mmp = res->mm;
+	return LRU_STOP;
+}
+
+/*
+ * Break the reservations of every mm: unlike reclaim, sleep for mmap_lock
+ * and the block's folio lock, as madvise(MADV_DONTNEED) does. Each pass
+ * over a node takes one mm and releases all its entries, on every node.
+ * Caller has made sure that no new entry is hashed.
+ * Return: the number of entries left, all of mms being torn down.
+ */
+static unsigned long thp_reserve_break_all(void)
+{
+	int nid;
+
+	for_each_node(nid) {
+		for (;;) {
+			unsigned long nr;
+			struct mm_struct *mm = NULL;
+
+			nr = list_lru_count_node(&thp_reserve_lru, nid);
+			if (!nr)
+				break;
+			list_lru_walk_node(&thp_reserve_lru, nid,
+					   thp_reserve_pick_mm, &mm, &nr);
+			if (!mm)
+				break;
+			mmap_read_lock(mm);
+			thp_reserve_release(mm, 0, ULONG_MAX,
+					    THP_RES_REASON_HIBERNATE,
+					    THP_RES_SPLIT);
+			mmap_read_unlock(mm);
+			mmput(mm);
+			cond_resched();
+		}
+	}
+	return list_lru_count(&thp_reserve_lru);
+}
+
+/*
+ * A hibernation image holds every page that is not free, so the never-used
+ * pages of a block, with whatever their last owner left in them, would be
+ * written into it. Before the hibernation starts (tasks are still running,
+ * and PM_HIBERNATION_PREPARE comes before they are frozen) new reservations
+ * are refused, every existing one is broken, which frees its never-used
+ * pages, and the split worker is flushed. Dense chunks are kept as mTHPs,
+ * zero-filled, as reclaim keeps them. Reservations are made again once the
+ * hibernation has ended, or failed, or the system has resumed from it.
+ */
+static int thp_reserve_pm_notify(struct notifier_block *nb,
+				 unsigned long action, void *data)
+{
+	unsigned long left = 0;
+	int i;
+
+	switch (action) {
+	case PM_HIBERNATION_PREPARE:
+		WRITE_ONCE(thp_reserve_paused, true);
+		/* A fault that read it clear has hashed its entry by now. */
+		synchronize_rcu();
+		/* Dying mms release theirs in exit_mmap(): wait a little. */
+		for (i = 0; i < 100; i++) {
+			left = thp_reserve_break_all();
+			if (!left)
+				break;
+			schedule_timeout_uninterruptible(msecs_to_jiffies(10));
+		}
+		flush_work(&thp_reserve_split_work);
+		if (left)
+			pr_warn("thp_reserve: %lu reservations of exiting tasks left at hibernation\n",
+				left);
+		break;
+	case PM_POST_HIBERNATION:
+		WRITE_ONCE(thp_reserve_paused, false);
+		break;
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block thp_reserve_pm_nb = {
+	.notifier_call = thp_reserve_pm_notify,
+};
+
+static void __init thp_reserve_pm_init(void)
+{
+	register_pm_notifier(&thp_reserve_pm_nb);
+}
+#else
+static inline void thp_reserve_pm_init(void)
+{
+}
+#endif
+
 /* ---- sysfs -------------------------------------------------------------- */
 
 static ssize_t promotion_threshold_show(struct kobject *kobj,
@@ -2550,6 +2683,7 @@ static int __init thp_reserve_init(void)
 		pr_warn("thp_reserve: no shrinker, reservations stay off\n");
 		return 0;
 	}
+	thp_reserve_pm_init();
 	thp_reserve_threshold = HPAGE_PMD_NR / 2;
 	return 0;
 }

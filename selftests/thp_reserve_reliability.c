@@ -26,6 +26,18 @@
  *    /proc/thread-self/fail-nth, in a fresh process and memory cgroup:
  *    every run keeps its data, leaves nr_thp_reserved where it was, and
  *    in the end free memory is back.
+ * 6. hibernate_breaks: a hibernation image holds every page that is not
+ *    free, so the never-used pages of a block would be written into it.
+ *    Opening /dev/snapshot for reading starts a hibernation (the
+ *    PM_HIBERNATION_PREPARE notifiers run, before any task is frozen):
+ *    every reservation is then broken (nr_thp_reserved 0, one release per
+ *    range, free memory up by the never-used pages), no new one is made
+ *    while the device is open, and they are made again once it is closed.
+ *    The image itself is not written: the guest's 9p devices have no
+ *    freeze/restore callbacks and would not survive the thaw.
+ * 7. core_dump_no_stale: a process with reservations dumps core; the
+ *    dump holds the pages it wrote and no page of a dead process's data:
+ *    never-used pages are not mapped, and a dump reads mapped pages only.
  *
  * Needs root (debugfs, cgroups, swap devices, stat_refresh).
  */
@@ -751,6 +763,211 @@ static void test_fail_nth(void)
 	ksft_test_result(ok, "%s\n", name);
 }
 
+/*
+ * Ranges written once each, at page HB_PAGE, and one more range for each
+ * write made while /dev/snapshot is open and after it is closed.
+ */
+#define HB_RANGES	16
+#define HB_PAGE		9
+
+/* Wait up to 2 s for nr_thp_reserved to read @want; return the last value. */
+static long reserved_settle(long want)
+{
+	long v = -1;
+
+	for (int i = 0; i < 20; i++) {
+		vmstat_refresh();
+		v = vmstat_get("nr_thp_reserved");
+		if (v == want)
+			break;
+		usleep(100000);
+	}
+	return v;
+}
+
+static void test_hibernate_breaks(void)
+{
+	const char *name = "hibernate_breaks: a hibernation breaks every reservation first";
+	size_t len = (HB_RANGES + 2) * PMD_SIZE_BYTES;
+	long res0, rel0, alloc0, free0, gained;
+	char *p;
+	bool ok = true;
+	int fd, r;
+
+	res0 = reserved_settle(0);
+	if (res0) {
+		ksft_test_result_fail("%s (nr_thp_reserved %ld before the case)\n", name, res0);
+		return;
+	}
+	p = mmap_aligned(len);
+	if (!p) {
+		ksft_test_result_fail("%s (mmap)\n", name);
+		return;
+	}
+	for (r = 0; r < HB_RANGES; r++)
+		p[r * PMD_SIZE_BYTES + HB_PAGE * PG] = (char)(r + 1);
+	vmstat_refresh();
+	ok &= expect("nr_thp_reserved with the ranges reserved",
+		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
+	rel0 = vmstat_get("thp_res_release");
+	alloc0 = vmstat_get("thp_res_alloc");
+	free0 = free_kb();
+
+	fd = open("/dev/snapshot", O_RDONLY);
+	if (fd < 0) {
+		int err = errno;
+
+		munmap(p, len);
+		if (err == ENOENT || err == ENODEV || err == ENXIO || err == EPERM)
+			ksft_test_result_skip("%s (/dev/snapshot: %s)\n", name, strerror(err));
+		else
+			ksft_test_result_fail("%s (/dev/snapshot: %s)\n", name, strerror(err));
+		return;
+	}
+	vmstat_refresh();
+	gained = free_kb() - free0;
+	ok &= expect("nr_thp_reserved with a hibernation started",
+		     vmstat_get("nr_thp_reserved"), 0);
+	ok &= expect("thp_res_release delta", vmstat_get("thp_res_release") - rel0,
+		     HB_RANGES);
+	/* The never-used pages went back; allow 10 % for the rest of the system. */
+	if (gained < (long)HB_RANGES * (NPG - 1) * (long)(PG / 1024) * 9 / 10) {
+		ksft_print_msg("free memory up %ld kB, want about %ld kB\n", gained,
+			       (long)HB_RANGES * (NPG - 1) * (long)(PG / 1024));
+		ok = false;
+	}
+	p[HB_RANGES * PMD_SIZE_BYTES] = 0x77;
+	vmstat_refresh();
+	ok &= expect("thp_res_alloc delta while hibernating",
+		     vmstat_get("thp_res_alloc") - alloc0, 0);
+	ok &= expect("nr_thp_reserved after a write while hibernating",
+		     vmstat_get("nr_thp_reserved"), 0);
+	close(fd);
+
+	p[(HB_RANGES + 1) * PMD_SIZE_BYTES] = 0x78;
+	vmstat_refresh();
+	ok &= expect("thp_res_alloc delta after the hibernation ended",
+		     vmstat_get("thp_res_alloc") - alloc0, 1);
+	ok &= expect("nr_thp_reserved after a write once it ended",
+		     vmstat_get("nr_thp_reserved"), NPG - 1);
+	for (r = 0; r < HB_RANGES; r++) {
+		char *q = p + r * PMD_SIZE_BYTES;
+
+		if (q[HB_PAGE * PG] != (char)(r + 1) || q[0] || q[(HB_PAGE + 1) * PG]) {
+			ksft_print_msg("range %d: bad data\n", r);
+			ok = false;
+			break;
+		}
+	}
+	ok &= expect("data written while hibernating",
+		     p[HB_RANGES * PMD_SIZE_BYTES] == 0x77 &&
+		     p[(HB_RANGES + 1) * PMD_SIZE_BYTES] == 0x78, 1);
+	munmap(p, len);
+	ok &= expect("nr_thp_reserved after munmap", reserved_settle(0), 0);
+	ksft_test_result(ok, "%s\n", name);
+}
+
+#define CORE_PATTERN	"/proc/sys/kernel/core_pattern"
+#define CD_FILE		"/tmp/thpres-core"
+#define CD_RANGES	8
+#define CD_PAGE		11
+
+/* The page content a dumping child writes into range @r. */
+static void cd_fill(char *page, int r)
+{
+	memset(page, 0, PG);
+	for (unsigned long off = 0; off < PG; off += 64)
+		snprintf(page + off, 64, "THPRES-CORE-%02d-%08lx", r, off);
+}
+
+/*
+ * Reserve CD_RANGES ranges with one written page each, report
+ * nr_thp_reserved on @up and dump core. The child's copy of the marker is
+ * wiped first: the dump must not find it in the program's own data.
+ */
+static __attribute__((noreturn)) void dump_child(int up)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	char *p = mmap_aligned(CD_RANGES * PMD_SIZE_BYTES);
+	long v;
+
+	memset(mark, 0, sizeof(mark));
+	if (!p || setrlimit(RLIMIT_CORE, &rl))
+		_exit(2);
+	for (int r = 0; r < CD_RANGES; r++)
+		cd_fill(p + r * PMD_SIZE_BYTES + CD_PAGE * PG, r);
+	vmstat_refresh();
+	v = vmstat_get("nr_thp_reserved");
+	if (write(up, &v, sizeof(v)) != sizeof(v))
+		_exit(2);
+	abort();
+}
+
+static void test_core_dump_no_stale(void)
+{
+	const char *name = "core_dump_no_stale: a core dump holds no never-used page";
+	long res0, held = -1, marked = 0, written = 0;
+	char saved[256], page[PG], want[PG];
+	int fds[2], status = 0, fd;
+	bool ok = true;
+	ssize_t n;
+	pid_t pid;
+
+	if (read_file(CORE_PATTERN, saved, sizeof(saved)) ||
+	    write_file(CORE_PATTERN, CD_FILE)) {
+		ksft_test_result_skip("%s (cannot set %s)\n", name, CORE_PATTERN);
+		return;
+	}
+	unlink(CD_FILE);
+	if (!leave_marker((size_t)(free_kb() * 6 / 10) * 1024)) {
+		ksft_print_msg("the marker process failed\n");
+		ok = false;
+	}
+	res0 = reserved_settle(0);
+	if (pipe(fds)) {
+		ok = false;
+		goto out;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		close(fds[0]);
+		dump_child(fds[1]);
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], &held, sizeof(held)) != sizeof(held) ||
+	    waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status) || !WCOREDUMP(status)) {
+		ksft_print_msg("the child dumped no core: status %#x\n", status);
+		ok = false;
+	}
+	close(fds[0]);
+	ok &= expect("nr_thp_reserved in the dumping child", held - res0,
+		     CD_RANGES * (NPG - 1));
+	fd = open(CD_FILE, O_RDONLY);
+	if (fd < 0) {
+		ksft_print_msg("%s: %s\n", CD_FILE, strerror(errno));
+		ok = false;
+		goto out;
+	}
+	/* Memory segments start page-aligned in the file. */
+	while ((n = read(fd, page, PG)) == (ssize_t)PG) {
+		marked += page_marked(page);
+		for (int r = 0; r < CD_RANGES; r++) {
+			cd_fill(want, r);
+			written += !memcmp(page, want, PG);
+		}
+	}
+	close(fd);
+	ksft_print_msg("core_dump_no_stale: %ld pages written by the child, %ld marked\n",
+		       written, marked);
+	ok &= expect("pages the child wrote found in the dump", written, CD_RANGES);
+	ok &= expect("dump pages holding the dead process's marker", marked, 0);
+out:
+	unlink(CD_FILE);
+	write_file(CORE_PATTERN, saved);
+	ksft_test_result(ok, "%s\n", name);
+}
+
 int main(void)
 {
 	char v[64];
@@ -764,11 +981,13 @@ int main(void)
 	thp_set("promotion_threshold", "256");
 	thp_set("khugepaged/scan_sleep_millisecs", "600000");
 	make_mark();
-	ksft_set_plan(5);
+	ksft_set_plan(7);
 	test_wp_zero_no_alloc();
 	test_munmap_abort_keeps();
 	test_memcg_stat();
 	test_fail_nth();
 	test_swap_no_stale();
+	test_hibernate_breaks();
+	test_core_dump_no_stale();
 	ksft_finished();
 }

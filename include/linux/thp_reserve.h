@@ -37,6 +37,7 @@ enum thp_reserve_reason {
 	THP_RES_REASON_INELIGIBLE,	/* the VMA may no longer use THP */
 	THP_RES_REASON_RECLAIM,		/* memory pressure broke it */
 	THP_RES_REASON_AGED,		/* stopped growing below the threshold */
+	THP_RES_REASON_HIBERNATE,	/* a hibernation image is being made */
 	THP_RES_NR_REASONS,
 };
 
