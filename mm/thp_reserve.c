@@ -41,6 +41,9 @@
  * they take the anon_vma lock or a PTL, in the order of migration and
  * reclaim. Promotion holds mmap_lock for writing and write-locks the VMA
  * before it sleeps for the folio lock, as stock khugepaged does.
+ * A split of a block by anybody else calls thp_reserve_block_split() with
+ * the block's anon_vma locked for writing, and that takes the PTL and the
+ * table lock of each range it looks at, in the order above.
  * Reclaim walks the list_lru holding its node lock, so it takes the table
  * lock and mmap_lock with trylocks only, and counts what it must skip
  * (thp_res_reclaim_skip). All PTEs of a range live in one page table, so
@@ -116,8 +119,8 @@ struct thp_reserve_table {
  *	reference; immutable. Its NR_THP_RESERVED (memory.stat thp_reserved)
  *	carries the entry's reserved pages while the entry is hashed.
  * @haddr: PMD-aligned start of the range; immutable, the hash key.
- * @pfn: first pfn of the block when last seen; a hint for tracing only
- *	(table lock).
+ * @pfn: first pfn of the block when last seen through the page table;
+ *	for tracing only (table lock).
  * @nid: node of the block's pages when last populated: its NR_THP_RESERVED
  *	carries the entry's reserved pages, and its list_lru list holds the
  *	entry (table lock).
@@ -134,6 +137,10 @@ struct thp_reserve_table {
  * @split_node: link in the split worker's list, once unhashed.
  * @split_folio: the block, with a reference, for the split worker.
  * @split_why: why the entry was released, for the split worker.
+ * @gone: the block was split by somebody else, and its never-used pages
+ *	left NR_THP_RESERVED then (thp_reserve_block_split()); the release
+ *	of the entry, once it is found stale, does not take them away again
+ *	(table lock).
  *
  * Once unhashed under the table lock an entry belongs to the thread that
  * unhashed it, and later to the split worker, which then also holds an
@@ -154,6 +161,7 @@ struct thp_reserve {
 	struct llist_node split_node;
 	struct folio *split_folio;
 	enum thp_reserve_reason split_why;
+	bool gone;
 };
 
 /* Lowest number of used pages at which khugepaged promotes a block. */
@@ -330,8 +338,10 @@ static struct folio *thp_reserve_block(struct thp_reserve *res, pte_t *base)
 	struct folio *folio = thp_reserve_folio_at(base, res->anchor);
 	unsigned int i;
 
-	if (folio)
+	if (folio) {
+		res->pfn = folio_pfn(folio);
 		return folio;
+	}
 	for_each_set_bit(i, res->used, HPAGE_PMD_NR) {
 		folio = thp_reserve_folio_at(base, i);
 		if (folio) {
@@ -913,7 +923,8 @@ static unsigned int thp_reserve_finish(struct mm_struct *mm,
 	struct folio *folio = NULL;
 
 	VM_WARN_ON_ONCE(res->nr_used < 1 || res->nr_used > HPAGE_PMD_NR);
-	thp_reserve_account(res, res->nid, -(long)unused);
+	if (!res->gone)
+		thp_reserve_account(res, res->nid, -(long)unused);
 	count_vm_event(THP_RES_RELEASE);
 	trace_thp_res_release(mm, res->haddr, res->nr_used, why);
 
@@ -2438,8 +2449,8 @@ static bool thp_reserve_has_unmapped(struct folio *folio)
  * (promotion_threshold 1): the stock kernel's behaviour.
  *
  * The reservation of a split block stays hashed until a fault, khugepaged
- * or reclaim finds it stale (its block is gone); nr_thp_reserved counts its
- * pages until then.
+ * or reclaim finds it stale (its block is gone); its never-used pages
+ * leave nr_thp_reserved at the split (thp_reserve_block_split()).
  *
  * Context: reclaim; @folio locked and isolated from the LRU; no other lock.
  * Return: a negative errno if @folio must not be swapped out (it could not
@@ -2480,6 +2491,87 @@ int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 		}
 	}
 	return 1;
+}
+
+/* Does a used page of @res's range map page i of the block at @pfn? */
+static bool thp_reserve_maps_block(struct thp_reserve *res, pte_t *base,
+				   unsigned long pfn)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, res->used, HPAGE_PMD_NR) {
+		pte_t pte = ptep_get(base + i);
+
+		if (pte_present(pte) && pte_pfn(pte) == pfn + i)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * thp_reserve_block_split - somebody split a PMD-order anonymous folio
+ * @anon_vma: the folio's anon_vma, locked for writing
+ * @page: the page the splitter asked for; locked, referenced, and now in
+ *	a folio of its own (or of the order the split was asked for)
+ *
+ * A reservation whose block was split holds no never-used page any more:
+ * the split freed the pieces that no PTE maps, and no piece can be handed
+ * out by a reservation again. If the entry is still hashed (the block was
+ * split by migration, memory failure, the debugfs interface or reclaim's
+ * thp_reserve_swap_split(), not by a release), its never-used pages leave
+ * nr_thp_reserved and the memory cgroup's thp_reserved here, all of them
+ * (a split to mTHPs leaves some inside pieces that keep a mapped page, but
+ * no entry holds them), and the entry is marked @gone so that its release,
+ * when a fault, khugepaged or reclaim finds it stale, does not take them
+ * away twice. Releases unhash their entry before they split, so their
+ * splits find nothing here.
+ *
+ * The entry is found through the rmap, like the PTEs the split remapped:
+ * each VMA of @anon_vma over the block's first index, at the address that
+ * index has there, under the PTL of that range. It is the block's entry
+ * only if a used page of its range maps the page of the block at the same
+ * offset; an entry of another block at the same address and index (a
+ * fork's other mm, with a block since moved) does not.
+ *
+ * Context: split_huge_page_to_list_to_order(), after a successful split
+ * of a PMD-order anonymous folio: @anon_vma locked for writing, which
+ * keeps the page tables of its VMAs; takes PTLs and table locks.
+ */
+void thp_reserve_block_split(struct anon_vma *anon_vma, struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	unsigned long pfn = ALIGN_DOWN(page_to_pfn(page), HPAGE_PMD_NR);
+	pgoff_t pgoff = folio->index + folio_page_idx(folio, page) -
+			(page_to_pfn(page) - pfn);
+	struct anon_vma_chain *avc;
+
+	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, pgoff, pgoff) {
+		struct vm_area_struct *vma = avc->vma;
+		struct mm_struct *mm = vma->vm_mm;
+		struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
+		struct thp_reserve *res;
+		unsigned long haddr;
+		spinlock_t *ptl;	/* the PTL of the range's page table */
+		pte_t *base;
+
+		if (!t)
+			continue;
+		haddr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+		if (!IS_ALIGNED(haddr, HPAGE_PMD_SIZE))
+			continue;
+		base = thp_reserve_lock_range(mm, haddr, &ptl);
+		if (!base)
+			continue;
+		spin_lock(&t->lock);
+		res = thp_reserve_lookup(t, haddr);
+		if (res && !res->gone && thp_reserve_maps_block(res, base, pfn)) {
+			thp_reserve_account(res, res->nid,
+					    -(long)(HPAGE_PMD_NR - res->nr_used));
+			res->gone = true;
+		}
+		spin_unlock(&t->lock);
+		pte_unmap_unlock(base, ptl);
+	}
 }
 
 /*
@@ -2609,7 +2701,12 @@ static int thp_reserve_pm_notify(struct notifier_block *nb,
 	switch (action) {
 	case PM_HIBERNATION_PREPARE:
 		WRITE_ONCE(thp_reserve_paused, true);
-		/* A fault that read it clear has hashed its entry by now. */
+		/*
+		 * thp_reserve_new() reads the flag again under the table
+		 * lock, in the PTL's section, and hashes its entry there:
+		 * once every such section that may have read it clear has
+		 * ended, every entry is on the list_lru.
+		 */
 		synchronize_rcu();
 		/* Dying mms release theirs in exit_mmap(): wait a little. */
 		for (i = 0; i < 100; i++) {

@@ -38,6 +38,10 @@
  * 7. core_dump_no_stale: a process with reservations dumps core; the
  *    dump holds the pages it wrote and no page of a dead process's data:
  *    never-used pages are not mapped, and a dump reads mapped pages only.
+ * 8. split_exact: blocks split by somebody else (debugfs split_huge_pages)
+ *    leave nr_thp_reserved at once, before any fault notices, and the
+ *    release of their entries at the next write in each range takes
+ *    nothing away twice: the counter reads 0, never below.
  *
  * Needs root (debugfs, cgroups, swap devices, stat_refresh).
  */
@@ -968,6 +972,78 @@ out:
 	ksft_test_result(ok, "%s\n", name);
 }
 
+#define SPLIT_DEBUGFS	"/sys/kernel/debug/split_huge_pages"
+#define SE_RANGES	8
+#define SE_USED		3
+
+static void test_split_exact(void)
+{
+	const char *name = "split_exact: a block split behind the reservation's back leaves the counter at once";
+	size_t len = SE_RANGES * PMD_SIZE_BYTES;
+	long rel0, before, after;
+	char cmd[128];
+	bool ok = true;
+	char *p;
+	int r, i;
+
+	if (access(SPLIT_DEBUGFS, W_OK)) {
+		ksft_test_result_skip("%s (no %s)\n", name, SPLIT_DEBUGFS);
+		return;
+	}
+	if (reserved_settle(0)) {
+		ksft_test_result_fail("%s (nr_thp_reserved not 0 before the case)\n", name);
+		return;
+	}
+	p = mmap_aligned(len);
+	if (!p) {
+		ksft_test_result_fail("%s (mmap)\n", name);
+		return;
+	}
+	for (r = 0; r < SE_RANGES; r++)
+		for (i = 0; i < SE_USED; i++)
+			p[r * PMD_SIZE_BYTES + (4 * i + 1) * PG] = (char)(r * 16 + i + 1);
+	vmstat_refresh();
+	before = vmstat_get("nr_thp_reserved");
+	rel0 = vmstat_get("thp_res_release");
+	ok &= expect("nr_thp_reserved with the ranges reserved", before,
+		     SE_RANGES * (NPG - SE_USED));
+	snprintf(cmd, sizeof(cmd), "%d,%#lx,%#lx", getpid(), (unsigned long)p,
+		 (unsigned long)p + len);
+	if (write_file(SPLIT_DEBUGFS, cmd)) {
+		ksft_print_msg("%s: cannot write %s\n", SPLIT_DEBUGFS, cmd);
+		ok = false;
+	}
+	vmstat_refresh();
+	after = vmstat_get("nr_thp_reserved");
+	ok &= expect("nr_thp_reserved right after the split", after, 0);
+	ok &= expect("thp_res_release delta before any fault",
+		     vmstat_get("thp_res_release") - rel0, 0);
+	/* Every range's next write finds its entry stale and releases it. */
+	for (r = 0; r < SE_RANGES; r++)
+		p[r * PMD_SIZE_BYTES + 100 * PG] = 0x44;
+	vmstat_refresh();
+	ok &= expect("thp_res_release delta after a write in each range",
+		     vmstat_get("thp_res_release") - rel0, SE_RANGES);
+	ok &= expect("nr_thp_reserved after the stale releases",
+		     vmstat_get("nr_thp_reserved"), 0);
+	for (r = 0; r < SE_RANGES && ok; r++) {
+		char *q = p + r * PMD_SIZE_BYTES;
+
+		for (i = 0; i < SE_USED; i++)
+			if (q[(4 * i + 1) * PG] != (char)(r * 16 + i + 1)) {
+				ksft_print_msg("range %d page %d: bad data\n", r, 4 * i + 1);
+				ok = false;
+			}
+		if (q[100 * PG] != 0x44 || q[2 * PG]) {
+			ksft_print_msg("range %d: bad data\n", r);
+			ok = false;
+		}
+	}
+	munmap(p, len);
+	ok &= expect("nr_thp_reserved after munmap", reserved_settle(0), 0);
+	ksft_test_result(ok, "%s\n", name);
+}
+
 int main(void)
 {
 	char v[64];
@@ -981,7 +1057,7 @@ int main(void)
 	thp_set("promotion_threshold", "256");
 	thp_set("khugepaged/scan_sleep_millisecs", "600000");
 	make_mark();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	test_wp_zero_no_alloc();
 	test_munmap_abort_keeps();
 	test_memcg_stat();
@@ -989,5 +1065,6 @@ int main(void)
 	test_swap_no_stale();
 	test_hibernate_breaks();
 	test_core_dump_no_stale();
+	test_split_exact();
 	ksft_finished();
 }

@@ -20,6 +20,7 @@
 
 #include <linux/mm_types.h>
 
+struct anon_vma;
 struct mem_cgroup;
 struct vm_fault;
 
@@ -93,6 +94,7 @@ unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
 				  unsigned long nr_pages);
 int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 			   unsigned int *nr_freed);
+void thp_reserve_block_split(struct anon_vma *anon_vma, struct page *page);
 
 static inline bool thp_reserve_mm_active(struct mm_struct *mm)
 {
@@ -221,6 +223,9 @@ static inline int thp_reserve_swap_split(struct folio *folio,
 {
 	return 0;
 }
+
+static inline void thp_reserve_block_split(struct anon_vma *anon_vma,
+					   struct page *page) { }
 
 static inline enum thp_reserve_promote_result
 thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
