@@ -83,11 +83,27 @@ else
 	cp "$list" "$list.1"
 	guests=1
 fi
+# Each guest's tests listed in selftests/upstream-parallel move to a boot of
+# their own (id Nm) with one host thread per vCPU; the rest run with TCG's
+# default here, all vCPUs on one host thread (see scripts/vm.sh).
+ids=
+for n in $guests; do
+	awk -F'\t' 'NR == FNR { if ($0 !~ /^#/ && NF) par[$1] = 1; next }
+		{ l = $1; sub(/@t1$/, "", l); print > (l in par ? out "m" : out ".rest") }' \
+		out="$list.$n" "$TOP/selftests/upstream-parallel" "$list.$n"
+	touch "$list.$n.rest" "$list.${n}m"
+	mv "$list.$n.rest" "$list.$n"
+	for id in $n ${n}m; do [ -s "$list.$id" ] && ids="$ids $id"; done
+done
 echo "==> boot $release and run $(wc -l <"$list") tests in $(echo $guests | wc -w) guest(s) (results: $res)"
 # guest N: boots the kernel, runs list N, leaves N.rc, N.counts, console-N.log.
+# An empty list boots nothing. Ids ending in m run with TCG_THREAD=multi.
 guest() {
-	local n=$1 rc=0 console=$BUILD/log/console/$(basename "$res")-$n.log
-	VM_CONSOLE=$console VM_TIMEOUT=${VM_TIMEOUT:-3600} \
+	local n=$1 rc=0 console thread=${TCG_THREAD:-single}
+	console=$BUILD/log/console/$(basename "$res")-$n.log
+	[ -s "$list.$n" ] || return 0
+	[ "${n%m}" != "$n" ] && thread=multi
+	TCG_THREAD=$thread VM_CONSOLE=$console VM_TIMEOUT=${VM_TIMEOUT:-3600} \
 		"$TOP/scripts/vm.sh" env SOAK_SECONDS="${SOAK_SECONDS:-60}" \
 		FUZZ_OPS="${FUZZ_OPS:-20000}" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
 		"$TOP/scripts/guest-tests.sh" "$res" "$list.$n" "$res/$n.counts" || rc=$?
@@ -97,12 +113,13 @@ guest() {
 for n in $guests; do
 	if [ "$guests" = 1 ]; then
 		guest "$n"
+		guest "${n}m"
 	else
-		guest "$n" 2>&1 | sed -u "s/^/[guest $n] /" &
+		{ guest "$n"; guest "${n}m"; } 2>&1 | sed -u "s/^/[guest $n] /" &
 	fi
 done
 wait
-for n in $guests; do
+for n in $ids; do
 	if [ -f "$res/$n.counts" ]; then
 		read -r gp gf gs <"$res/$n.counts"
 		pass=$((pass + gp)) fail=$((fail + gf)) skip=$((skip + gs))
