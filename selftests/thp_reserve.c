@@ -266,13 +266,13 @@ static long wait_reserved(long want)
 	return wait_vmstat("nr_thp_reserved", want, false);
 }
 
-/* Free memory rises by want_kb (+-10%) from before within 2 s. */
+/* free_slab_kb() rises by want_kb (+-10%) from before within 2 s. */
 static bool free_rises(const char *what, long before, long want_kb)
 {
 	long rise = 0;
 
 	for (int i = 0; i < 40; i++) {
-		rise = free_kb() - before;
+		rise = free_slab_kb() - before;
 		if (rise >= want_kb - want_kb / 10)
 			break;
 		sleep_ms(50);
@@ -297,12 +297,12 @@ static void case_begin(struct tcase *t, const char *name)
 	t->name = name;
 	t->ok = true;
 	counters_read(&t->c0);
-	t->free0 = free_kb();
+	t->free0 = free_slab_kb();
 }
 
 /*
  * No reservation outlives its case; where the case unmapped everything,
- * all of it is free again (within 1%, after up to 2 s).
+ * all of it is free again (free_slab_kb() within 1%, after up to 2 s).
  */
 static void case_end(struct tcase *t, bool freed_all)
 {
@@ -316,7 +316,7 @@ static void case_end(struct tcase *t, bool freed_all)
 	}
 	if (freed_all) {
 		for (int i = 0; i < 40; i++) {
-			now = free_kb();
+			now = free_slab_kb();
 			if (now >= t->free0 - t->free0 / 100)
 				break;
 			sleep_ms(50);
@@ -750,7 +750,7 @@ static void test_munmap_middle(void)
 	char *p;
 
 	p = begin_release(&t, "release: munmap of one page frees the never-used pages", &l, &a);
-	before = free_kb();
+	before = free_slab_kb();
 	munmap(p + 256 * PG, PG);
 	expect_release(&t, "munmap of page 256", &a);
 	t.ok &= free_rises("munmap of page 256", before, (NPG - NR_STD) * PG / 1024);
@@ -889,7 +889,7 @@ static void test_dontneed(void)
 
 	p = begin_release(&t, "release: MADV_DONTNEED of one page frees the never-used pages",
 			  &l, &a);
-	before = free_kb();
+	before = free_slab_kb();
 	check_call(&t, "madvise(MADV_DONTNEED)", madvise(p + 300 * PG, PG, MADV_DONTNEED));
 	expect_release(&t, "MADV_DONTNEED", &a);
 	t.ok &= free_rises("MADV_DONTNEED", before, (NPG - NR_STD + 1) * PG / 1024);
@@ -2092,7 +2092,7 @@ static void test_reclaim(void)
 	 * up to 5 s is reported, not required; case_end() checks nr_thp_reserved.
 	 */
 	for (int i = 0; i < 100; i++) {
-		now = free_kb();
+		now = free_slab_kb();
 		if (now >= t.free0 - t.free0 / 100)
 			break;
 		sleep_ms(50);
@@ -2826,7 +2826,7 @@ static void test_drop_caches(void)
 	}
 	counters_read(&a);
 	rec0 = vmstat_get("thp_res_reclaim");
-	free0 = free_kb();
+	free0 = free_slab_kb();
 	err = write_file(DROP_CACHES, "2");
 	if (err) {
 		ksft_print_msg("write 2 to %s: %s\n", DROP_CACHES, strerror(-err));
@@ -2835,8 +2835,8 @@ static void test_drop_caches(void)
 	counters_read(&b);
 	t.ok &= deltas("drop_caches", &a, &b, 0, 0, DRANGES, t.c0.reserved - a.reserved);
 	t.ok &= expect("thp_res_reclaim", vmstat_get("thp_res_reclaim") - rec0, unused);
-	/* Slab objects are dropped too: the rise is at least the unused pages. */
-	rise = free_kb() - free0;
+	/* Slab counts as free here, so dropped slab objects do not add to the rise. */
+	rise = free_slab_kb() - free0;
 	if (rise < unused * 4 - unused * 4 / 10) {
 		ksft_print_msg("free memory rose by %ld kB, want >= %ld kB\n", rise, unused * 4);
 		t.ok = false;
@@ -3527,12 +3527,12 @@ static void test_mthp_reclaim(void)
 	carve_begin(&t, &cv, p);
 	t.ok &= expect("pages the model fills in", cv.filled, 8);
 	freed = NPG - nr_used(cv.used) - cv.filled;
-	free0 = free_kb();
+	free0 = free_slab_kb();
 	drop_reservations(&t);
 	counters_read(&b);
 	t.ok &= deltas("drop_caches", &cv.a, &b, 0, 0, 1, -(NPG - nr_used(cv.used)));
-	/* Slab objects are dropped too: the rise is at least the pages freed. */
-	rise = free_kb() - free0;
+	/* Slab counts as free here, so dropped slab objects do not add to the rise. */
+	rise = free_slab_kb() - free0;
 	if (rise < freed * 4 * 9 / 10) {
 		ksft_print_msg("free memory rose by %ld kB, want >= %ld kB\n", rise, freed * 4);
 		t.ok = false;
@@ -3658,7 +3658,7 @@ static void test_mthp_aged(void)
 	mthp_enable(1UL << ORDER_64K);
 	p = map_region(PMD);
 	carve_begin(&t, &cv, p);
-	free0 = free_kb();
+	free0 = free_slab_kb();
 	khugepaged_until(p, 2048, 4);
 	counters_read(&b);
 	t.ok &= deltas("khugepaged", &cv.a, &b, 0, 0, 1, -(NPG - nr_used(cv.used)));

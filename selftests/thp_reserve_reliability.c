@@ -196,7 +196,7 @@ static bool free_back(const char *what, long before)
 	long now = 0;
 
 	for (int i = 0; i < 40; i++) {
-		now = free_kb();
+		now = free_slab_kb();
 		if (now >= before - 8192)
 			return true;
 		usleep(100000);
@@ -357,7 +357,7 @@ static void test_swap_no_stale(void)
 		ok = false;
 	}
 
-	free0 = free_kb();
+	free0 = free_slab_kb();
 	skip0 = vmstat_get("thp_res_reclaim_skip");
 	out0 = vmstat_get("pswpout");
 	split0 = vmstat_get("thp_res_swap_split");
@@ -720,7 +720,7 @@ static void test_fail_nth(void)
 	}
 	vmstat_refresh();
 	res0 = vmstat_get("nr_thp_reserved");
-	free0 = free_kb();
+	free0 = free_slab_kb();
 	for (n = 1; n <= FN_MAX; n++) {
 		pid_t pid;
 
@@ -815,7 +815,7 @@ static void test_hibernate_breaks(void)
 		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
 	rel0 = vmstat_get("thp_res_release");
 	alloc0 = vmstat_get("thp_res_alloc");
-	free0 = free_kb();
+	free0 = free_slab_kb();
 
 	fd = open("/dev/snapshot", O_RDONLY);
 	if (fd < 0) {
@@ -829,7 +829,7 @@ static void test_hibernate_breaks(void)
 		return;
 	}
 	vmstat_refresh();
-	gained = free_kb() - free0;
+	gained = free_slab_kb() - free0;
 	ok &= expect("nr_thp_reserved with a hibernation started",
 		     vmstat_get("nr_thp_reserved"), 0);
 	ok &= expect("thp_res_release delta", vmstat_get("thp_res_release") - rel0,

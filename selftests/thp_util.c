@@ -168,6 +168,13 @@ long free_kb(void)
 	return meminfo_kb("MemFree") + pcp * (getpagesize() / 1024);
 }
 
+long free_slab_kb(void)
+{
+	long free = free_kb();
+
+	return free + meminfo_kb("Slab");
+}
+
 long smaps_kb(void *addr, const char *field)
 {
 	char line[512];
