@@ -1,13 +1,44 @@
 # SPDX-License-Identifier: GPL-2.0
 # Front door of the workbench. Everything generated goes under build/.
+# "make help" prints the block below; keep it in step with the targets.
 #
-#   make run          build the perf kernels, boot them, show what reservations do
-#   make check        build the debug kernel and run every test (+ make lint)
-#   make soak         the fuzz and soak tests alone, long (SOAK_SECONDS, FUZZ_OPS)
+# Targets:
+#   run            build the perf kernels, boot them, show what reservations do
+#   check          build the debug kernel, run every test, harness self-tests, lint
+#   check-kasan    check on the debug kernel with KASAN (about twice as long)
+#   soak           the fuzz and soak tests alone, long (SOAK_SECONDS, FUZZ_OPS)
+#   lint           checkpatch --strict on the series, sparse on the files it touches
+#   kernel         build KERNEL in FLAVOUR (default: patched, debug)
+#   vanilla        build the stock kernel (default flavour perf)
+#   selftests      build the project's and the upstream mm selftests
+#   shell          boot a built kernel and give a root shell in the guest
+#   vm-run         boot a built kernel and run CMD in the guest
+#   bench          every benchmark scenario, 4 stock and 4 reservation policies
+#   bench-promote  promotion in place against copy collapse
+#   bench-fork     fork until failure, per policy, system-wide and in a memcg
+#   bench-mthp     the mTHP fallback: memory and random access after a break
+#   series         export the change as a format-patch series; check that it applies
+#   series-build   build the kernel after each patch of the series
+#   export-patches write commits made in build/src/linux back to patches/
+#   setup source apply   install packages / unpack the kernel / apply the series
+#   clean distclean      remove builds and guests / all of build/
 #
-# Variables: KERNEL=patched|vanilla  FLAVOUR=debug|kasan|perf  TESTS="label ..."
-#            CMD='...' (vm-run)      VM_MEM VM_CPUS VM_TIMEOUT ACCEL=tcg|kvm
-#            SOAK_SECONDS (60) FUZZ_OPS (20000) TEST_TIMEOUT (900 s per test)
+# Variables:
+#   KERNEL=patched|vanilla     which kernel (default patched)
+#   FLAVOUR=debug|kasan|perf   kernel configuration (check: debug; run, bench: perf)
+#   TESTS="label ..."          check: only these tests (labels as in build/results)
+#   PARITY=0                   check: skip the upstream runs at promotion_threshold=1
+#   LINT=0                     check: skip make lint
+#   GUESTS=1                   check: one guest instead of two side by side
+#   TEST_TIMEOUT=s             check: limit per test (default 900)
+#   SOAK_SECONDS=s FUZZ_OPS=n  stress-ng time and trinity calls (60/20000; soak 900/300000)
+#   QUICK=1 RUNS=n             bench: one short run / runs per policy (default 3)
+#   SCENARIOS="..." POLICIES="..."  bench: subsets of scenarios and policies
+#   CMD='...'                  vm-run: the command to run in the guest
+#   VM_MEM VM_CPUS VM_TIMEOUT  guest MiB (4096), vCPUs (3), time limit in s (1800)
+#   ACCEL=tcg|kvm              emulator (default kvm only where a probe boot works)
+#   TCG_THREAD=single|multi    TCG threading (default single)
+#   JOBS=n                     parallel build jobs (default: all cores)
 
 KERNEL ?= patched
 S := scripts
@@ -19,7 +50,7 @@ export KERNEL
 all: help
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '/^# Targets:/,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(S)/setup.sh

@@ -133,6 +133,18 @@ if [ "$(gt project-full full)" = "2 0 0" ] &&
 else
 	result fail "guest-tests.sh fails a project test that runs fewer cases than planned, or none ($(tr '\n' ' ' <"$g/log"))"
 fi
+# make help names every phony target of the Makefile.
+missing=
+help=$(make -s --no-print-directory -C "$TOP" help)
+for t in $(sed -n '/^\.PHONY:/,/[^\\]$/p' "$TOP/Makefile" | tr -d '\\' | sed 's/^\.PHONY://'); do
+	[ "$t" = all ] || [ "$t" = help ] && continue
+	grep -qE "^  ([a-z-]+ )*$t( |$)" <<<"$help" || missing="$missing $t"
+done
+if [ -z "$missing" ]; then
+	result ok "make help names every target"
+else
+	result fail "make help does not name:$missing"
+fi
 # With a built kernel (KERNEL, FLAVOUR): the guest returns the command's
 # exit status exactly, and its output.
 if [ -f "$(obj_dir "${KERNEL:-patched}" "${FLAVOUR:-debug}")/arch/x86/boot/bzImage" ]; then
