@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # check.sh: make check. Builds the KERNEL (patched|vanilla) in FLAVOUR
 # (debug|kasan), the selftests, runs make lint (patched only), and runs the
-# project's selftests and the upstream THP-related mm kselftests in the guest
-# (two guests side by side when the upstream tests run a second time at
-# promotion_threshold=1; GUESTS=1 for one). Ends with "N passed, N failed, N skipped"; exits non-zero on
-# any failure, kernel splat, taint or hang.
+# project's selftests and the upstream THP-related mm kselftests (a second
+# time at promotion_threshold=1 unless PARITY=0) in two guests side by side
+# that share the list (GUESTS=1 for one). Ends with "N passed, N failed,
+# N skipped"; exits non-zero on any failure, kernel splat, taint or hang.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -72,46 +72,50 @@ list=$res/tests
 if [ -n "${TESTS:-}" ]; then
 	select_tests "$list" "$TESTS" || exit 1
 fi
-# With the parity run, two guests run side by side, one per list: the host
-# has two cores and each test keeps about one vCPU busy, so this nearly
-# halves the wall time. GUESTS=1 runs everything in one guest.
-if [ "${GUESTS:-2}" -ge 2 ] && grep -q '^[^	]*@t1	' "$list" && grep -qv '^[^	]*@t1	' "$list"; then
-	grep -v '^[^	]*@t1	' "$list" >"$list.1"
-	grep '^[^	]*@t1	' "$list" >"$list.2"
-	guests="1 2"
-else
-	cp "$list" "$list.1"
-	guests=1
-fi
-# Each guest's tests listed in selftests/upstream-parallel move to a boot of
-# their own (id Nm) with one host thread per vCPU; the rest run with TCG's
+# Longest first (selftests/test-seconds; a test not listed counts as 60 s):
+# the guests take tests from one shared list, and starting the long ones
+# early makes them finish together.
+awk -F'\t' 'NR == FNR { if ($0 !~ /^#/ && NF) secs[$1] = $2; next }
+	{ print ($1 in secs ? secs[$1] : 60) "\t" $0 }' \
+	"$TOP/selftests/test-seconds" "$list" | sort -s -t$'\t' -k1,1nr | cut -f2- >"$list.sorted"
+# Tests listed in selftests/upstream-parallel go to list "m", run in boots
+# with one host thread per vCPU; the rest (list "main") run with TCG's
 # default here, all vCPUs on one host thread (see scripts/vm.sh).
+awk -F'\t' 'NR == FNR { if ($0 !~ /^#/ && NF) par[$1] = 1; next }
+	{ l = $1; sub(/@t1$/, "", l); print > (out (l in par ? ".m" : ".main")) }' \
+	out="$list" "$TOP/selftests/upstream-parallel" "$list.sorted"
+touch "$list.main" "$list.m"
+# Two guests side by side (GUESTS=1: one), each a boot that takes the next
+# unclaimed test of list main until none is left, then a boot that does the
+# same with list m: the host has two cores and each test keeps about one
+# vCPU busy. A guest is booted only if its list has a test for it.
+nguests=2
+[ "${GUESTS:-2}" -ge 2 ] || nguests=1
+mkdir -p "$res/claims.main" "$res/claims.m"
 ids=
-for n in $guests; do
-	awk -F'\t' 'NR == FNR { if ($0 !~ /^#/ && NF) par[$1] = 1; next }
-		{ l = $1; sub(/@t1$/, "", l); print > (l in par ? out "m" : out ".rest") }' \
-		out="$list.$n" "$TOP/selftests/upstream-parallel" "$list.$n"
-	touch "$list.$n.rest" "$list.${n}m"
-	mv "$list.$n.rest" "$list.$n"
-	for id in $n ${n}m; do [ -s "$list.$id" ] && ids="$ids $id"; done
+for n in $(seq "$nguests"); do
+	[ "$(wc -l <"$list.main")" -ge "$n" ] && ids="$ids $n"
+	[ "$(wc -l <"$list.m")" -ge "$n" ] && ids="$ids ${n}m"
 done
-echo "==> boot $release and run $(wc -l <"$list") tests in $(echo $guests | wc -w) guest(s) (results: $res)"
-# guest N: boots the kernel, runs list N, leaves N.rc, N.counts, console-N.log.
-# An empty list boots nothing. Ids ending in m run with TCG_THREAD=multi.
+guests=$(seq "$nguests")
+echo "==> boot $release and run $(wc -l <"$list") tests in $nguests guest(s) (results: $res)"
+# guest ID: boots the kernel, runs its share of its list, leaves ID.rc,
+# ID.counts, console-ID.log. Ids ending in m run with TCG_THREAD=multi.
 guest() {
-	local n=$1 rc=0 console thread=${TCG_THREAD:-single}
+	local n=$1 rc=0 console thread=${TCG_THREAD:-single} lane=main
+	[[ " $ids " == *" $n "* ]] || return 0
 	console=$BUILD/log/console/$(basename "$res")-$n.log
-	[ -s "$list.$n" ] || return 0
-	[ "${n%m}" != "$n" ] && thread=multi
+	[ "${n%m}" != "$n" ] && thread=multi lane=m
 	TCG_THREAD=$thread VM_CONSOLE=$console VM_TIMEOUT=${VM_TIMEOUT:-3600} \
 		"$TOP/scripts/vm.sh" env SOAK_SECONDS="${SOAK_SECONDS:-60}" \
 		FUZZ_OPS="${FUZZ_OPS:-20000}" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
-		"$TOP/scripts/guest-tests.sh" "$res" "$list.$n" "$res/$n.counts" || rc=$?
+		"$TOP/scripts/guest-tests.sh" "$res" "$list.$lane" "$res/$n.counts" \
+		"$res/claims.$lane" || rc=$?
 	cp "$console" "$res/console-$n.log" 2>/dev/null || true
 	echo $rc >"$res/$n.rc"
 }
 for n in $guests; do
-	if [ "$guests" = 1 ]; then
+	if [ "$nguests" = 1 ]; then
 		guest "$n"
 		guest "${n}m"
 	else
@@ -119,6 +123,16 @@ for n in $guests; do
 	fi
 done
 wait
+# Every test of both lists was taken by a guest (one that died early leaves
+# the rest to the other; one that dies with none left ends its list short).
+for lane in main m; do
+	want=$(wc -l <"$list.$lane")
+	got=$(find "$res/claims.$lane" -mindepth 1 -maxdepth 1 | wc -l)
+	if [ "$got" -ne "$want" ]; then
+		echo "error: $((want - got)) of the $want tests of list $lane were never started"
+		fail=$((fail + 1))
+	fi
+done
 for n in $ids; do
 	if [ -f "$res/$n.counts" ]; then
 		read -r gp gf gs <"$res/$n.counts"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# guest-tests.sh OUTDIR TESTLIST [COUNTS]: run inside the guest. Runs each test
-# of TESTLIST ("label<TAB>dir<TAB>./program args" lines), saves its output in
-# OUTDIR, counts KTAP results and writes COUNTS (default OUTDIR/counts) as
-# "passed failed skipped".
+# guest-tests.sh OUTDIR TESTLIST [COUNTS [CLAIMS]]: run inside the guest. Runs
+# each test of TESTLIST ("label<TAB>dir<TAB>./program args" lines), saves its
+# output in OUTDIR, counts KTAP results and writes COUNTS (default
+# OUTDIR/counts) as "passed failed skipped".
+# With CLAIMS (a directory), several guests share one TESTLIST: a guest runs
+# its Nth test only if its mkdir of CLAIMS/N succeeds, which exactly one of them
+# does (mkdir is atomic on the host's file system behind the 9p share), so
+# each test runs once, on whichever guest is free first.
 # A "not ok" listed in selftests/upstream-known-failures (same label and
 # description) counts as skipped, with its reason printed. A failing test
 # listed in selftests/upstream-flaky is run up to twice more; OUTDIR/retried
@@ -12,6 +16,7 @@ set -u
 out=$1
 list=$2
 counts=${3:-$1/counts}
+claims=${4:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 known=$top/selftests/upstream-known-failures
 differ=$top/selftests/upstream-expected-differences
@@ -154,8 +159,11 @@ run_one() {
 	fi
 }
 
+line_no=0
 while IFS=$'\t' read -r label dir cmd; do
 	case $label in ''|'#'*) continue ;; esac
+	line_no=$((line_no + 1))
+	[ -z "$claims" ] || mkdir "$claims/$line_no" 2>/dev/null || continue
 	log=$out/$label.log
 	echo "==> test $label ..."
 	echo "thpres-test: start $label" >"$kmsg"

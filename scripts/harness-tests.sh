@@ -133,6 +133,27 @@ if [ "$(gt project-full full)" = "2 0 0" ] &&
 else
 	result fail "guest-tests.sh fails a project test that runs fewer cases than planned, or none ($(tr '\n' ' ' <"$g/log"))"
 fi
+# Two guest-tests.sh sharing one list through a claims directory run each
+# test once between them; a test already claimed is not run again.
+c=$tmp/claims
+mkdir -p "$c/claims" "$c/bin"
+printf '#!/bin/sh\nsleep 0.2; echo "1..1"; echo "ok 1 a"\n' >"$c/bin/t"
+chmod +x "$c/bin/t"
+for i in 1 2 3 4 5 6 7; do printf 'project-t%s\t%s\t./t\n' "$i" "$c/bin"; done >"$c/list"
+mkdir "$c/claims/3"
+for i in 1 2; do
+	GT_THP=$g/thp GT_KMSG=/dev/null GT_NR_HUGEPAGES=$c/nr$i GT_SCRATCH=$c/scratch$i \
+		"$TOP/scripts/guest-tests.sh" "$c/out" "$c/list" "$c/counts$i" "$c/claims" >"$c/log$i" 2>&1 &
+done
+wait
+ran=$(cat "$c/log1" "$c/log2" | grep -c '^==> test project-t[0-9] done')
+if [ "$ran" = 6 ] && ! grep -q 'project-t3 ' "$c/log1" "$c/log2" &&
+	[ "$(cat "$c/counts1" "$c/counts2" | awk '{ p += $1; f += $2 } END { print p, f }')" = "6 0" ] &&
+	[ "$(find "$c/claims" -mindepth 1 | wc -l)" = 7 ]; then
+	result ok "guest-tests.sh: two guests sharing a list run each unclaimed test once"
+else
+	result fail "guest-tests.sh: two guests sharing a list run each unclaimed test once (ran $ran: $(cat "$c/log1" "$c/log2" | tr '\n' ' '))"
+fi
 # make help names every phony target of the Makefile.
 missing=
 help=$(make -s --no-print-directory -C "$TOP" help)
