@@ -50,7 +50,21 @@ if [ "$(cat "$obj/.config-stamp" 2>/dev/null)" != "$cstamp" ] || [ ! -f "$obj/.c
 fi
 
 step_begin "build $k-$f kernel (log: $log)"
-run_logged "$log" kmake "$k" "$f" bzImage
+# Progress against the number of files the last full build of this
+# directory compiled, or for a first build the count config/build-files
+# gives for the flavour.
+total=$(cat "$obj/.build-files" 2>/dev/null ||
+	awk -v f="$f" '$1 == f { print $2 }' "$TOP/config/build-files")
+full=0
+[ -f "$obj/vmlinux" ] || full=1
+build_progress "$log" "${total:-0}" &
+ticker=$!
+rc=0
+run_logged "$log" kmake "$k" "$f" bzImage || rc=$?
+kill "$ticker" 2>/dev/null
+wait "$ticker" 2>/dev/null || true
+[ $rc -eq 0 ] || exit $rc
+[ $full -eq 0 ] || grep -c '^ *CC ' "$log" >"$obj/.build-files" || true
 kmake "$k" "$f" -s kernelrelease >"$obj/kernelrelease"
 step_end "build $k-$f kernel (log: $log)"
 echo "kernel: $(cat "$obj/kernelrelease") ($obj/arch/x86/boot/bzImage)"

@@ -109,6 +109,7 @@ guest() {
 	TCG_THREAD=$thread VM_CONSOLE=$console VM_TIMEOUT=${VM_TIMEOUT:-3600} \
 		"$TOP/scripts/vm.sh" env SOAK_SECONDS="${SOAK_SECONDS:-60}" \
 		FUZZ_OPS="${FUZZ_OPS:-20000}" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
+		GT_SHARERS="$nguests" \
 		"$TOP/scripts/guest-tests.sh" "$res" "$list.$lane" "$res/$n.counts" \
 		"$res/claims.$lane" || rc=$?
 	cp "$console" "$res/console-$n.log" 2>/dev/null || true

@@ -159,13 +159,24 @@ run_one() {
 	fi
 }
 
+# Progress: "k/N" is the test's place in the list; what is left is the
+# selftests/test-seconds time of the tests from it on (60 s for one not
+# listed), divided among GT_SHARERS guests.
+nr_tests=$(grep -cv -e '^#' -e '^$' "$list")
+left_s() {
+	awk -F'\t' -v from="$1" -v share="${GT_SHARERS:-1}" '
+		NR == FNR { if ($0 !~ /^#/ && NF) secs[$1] = $2; next }
+		/^#/ || !NF { next }
+		++i >= from { t += ($1 in secs ? secs[$1] : 60) }
+		END { printf "%d", (t / share + 59) / 60 }' "$top/selftests/test-seconds" "$list"
+}
 line_no=0
 while IFS=$'\t' read -r label dir cmd; do
 	case $label in ''|'#'*) continue ;; esac
 	line_no=$((line_no + 1))
 	[ -z "$claims" ] || mkdir "$claims/$line_no" 2>/dev/null || continue
 	log=$out/$label.log
-	echo "==> test $label ..."
+	echo "==> test $label ($line_no/$nr_tests, about $(left_s $line_no) min of tests left) ..."
 	echo "thpres-test: start $label" >"$kmsg"
 	t0=$(date +%s)
 	run_one "$label" "$dir" "$cmd" "$log"

@@ -149,10 +149,23 @@ wait
 ran=$(cat "$c/log1" "$c/log2" | grep -c '^==> test project-t[0-9] done')
 if [ "$ran" = 6 ] && ! grep -q 'project-t3 ' "$c/log1" "$c/log2" &&
 	[ "$(cat "$c/counts1" "$c/counts2" | awk '{ p += $1; f += $2 } END { print p, f }')" = "6 0" ] &&
-	[ "$(find "$c/claims" -mindepth 1 | wc -l)" = 7 ]; then
-	result ok "guest-tests.sh: two guests sharing a list run each unclaimed test once"
+	[ "$(find "$c/claims" -mindepth 1 | wc -l)" = 7 ] &&
+	grep -qF '==> test project-t1 (1/7, about 7 min of tests left) ...' "$c/log1" "$c/log2" &&
+	grep -qF '==> test project-t7 (7/7, about 1 min of tests left) ...' "$c/log1" "$c/log2"; then
+	result ok "guest-tests.sh: two guests sharing a list run each unclaimed test once, printing k/N and the time left"
 else
-	result fail "guest-tests.sh: two guests sharing a list run each unclaimed test once (ran $ran: $(cat "$c/log1" "$c/log2" | tr '\n' ' '))"
+	result fail "guest-tests.sh: two guests sharing a list run each unclaimed test once, printing k/N and the time left (ran $ran: $(cat "$c/log1" "$c/log2" | tr '\n' ' '))"
+fi
+# The kernel build's progress line: files compiled of the expected count and
+# the minutes left at the rate so far.
+p=$tmp/progress
+mkdir -p "$p"
+for i in $(seq 50); do echo "  CC      f$i.o"; done >"$p/log"
+(PROGRESS_INTERVAL=1 build_progress "$p/log" 100 >"$p/out" & pid=$!; sleep 2.5; kill $pid)
+if grep -qE '^    50/100 files compiled, 0m0[1-3]s so far, about 1 min left$' "$p/out"; then
+	result ok "a kernel build prints k/N files compiled and the minutes left"
+else
+	result fail "a kernel build prints k/N files compiled and the minutes left ($(head -n 2 "$p/out" | tr '\n' ' '))"
 fi
 # make help names every phony target of the Makefile.
 missing=

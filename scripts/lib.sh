@@ -43,6 +43,26 @@ run_logged() {
 	fi
 }
 
+# build_progress LOG TOTAL: while the kernel build writing LOG runs, print
+# every PROGRESS_INTERVAL seconds (default 60) how many files it compiled
+# ("CC" lines), of TOTAL if TOTAL is not 0, and the minutes left at the
+# rate so far. Run it in the background and kill it when the build ends.
+build_progress() {
+	local log=$1 total=$2 t0 k t left
+	t0=$(date +%s)
+	while sleep "${PROGRESS_INTERVAL:-60}" </dev/null >/dev/null 2>&1; do
+		k=$(grep -c '^ *CC ' "$log" 2>/dev/null) || k=0
+		t=$(($(date +%s) - t0))
+		if [ "$total" -gt 0 ] && [ "$k" -gt 0 ] && [ "$k" -lt "$total" ]; then
+			left=$(((t * (total - k) / k + 59) / 60))
+			printf '    %d/%d files compiled, %dm%02ds so far, about %d min left\n' \
+				"$k" "$total" $((t / 60)) $((t % 60)) "$left"
+		else
+			printf '    %d files compiled, %dm%02ds so far\n' "$k" $((t / 60)) $((t % 60))
+		fi
+	done
+}
+
 SRC=$BUILD/src
 KTREE=$SRC/linux		# git tree: tag "base" = pristine, HEAD = patched
 # git worktree of "base", the stock kernel. Its source and build directories
