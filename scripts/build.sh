@@ -50,11 +50,7 @@ if [ "$(cat "$obj/.config-stamp" 2>/dev/null)" != "$cstamp" ] || [ ! -f "$obj/.c
 fi
 
 step_begin "build $k-$f kernel (log: $log)"
-# Progress against the number of files the last full build of this
-# directory compiled, or for a first build the count config/build-files
-# gives for the flavour.
-total=$(cat "$obj/.build-files" 2>/dev/null ||
-	awk -v f="$f" '$1 == f { print $2 }' "$TOP/config/build-files")
+total=$(build_total "$obj" "$f")
 full=0
 [ -f "$obj/vmlinux" ] || full=1
 build_progress "$log" "${total:-0}" &

@@ -167,6 +167,19 @@ if grep -qE '^    50/100 files compiled, 0m0[1-3]s so far, about 1 min left$' "$
 else
 	result fail "a kernel build prints k/N files compiled and the minutes left ($(head -n 2 "$p/out" | tr '\n' ' '))"
 fi
+# The file count a build's progress uses: the build directory's own count,
+# else config/build-files, else 0, and never a failure (a missing
+# config/build-files once stopped every first build).
+mkdir -p "$p/obj" "$p/top/config"
+echo 123 >"$p/obj/.build-files"
+echo "debug 77" >"$p/top/config/build-files"
+got="$(build_total "$p/obj" debug) $(TOP=$p/top build_total "$p/none" debug)"
+got="$got $(TOP=$p/top build_total "$p/none" kasan) $(set -euo pipefail; TOP=$p/no build_total "$p/none" debug)"
+if [ "$got" = "123 77 0 0" ]; then
+	result ok "a build's file count comes from its last build, else config/build-files, else 0"
+else
+	result fail "a build's file count: '$got', not '123 77 0 0'"
+fi
 # make help names every phony target of the Makefile.
 missing=
 help=$(make -s --no-print-directory -C "$TOP" help)

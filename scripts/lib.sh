@@ -43,6 +43,17 @@ run_logged() {
 	fi
 }
 
+# build_total OBJ FLAVOUR: the number of files a full build of OBJ compiles:
+# what its last full build counted (OBJ/.build-files), else the count
+# config/build-files gives for FLAVOUR, else 0. Never fails.
+build_total() {
+	local n
+	n=$(cat "$1/.build-files" 2>/dev/null) ||
+		n=$(awk -v f="$2" '$1 == f { print $2 }' "$TOP/config/build-files" 2>/dev/null) ||
+		n=
+	echo "${n:-0}"
+}
+
 # build_progress LOG TOTAL: while the kernel build writing LOG runs, print
 # every PROGRESS_INTERVAL seconds (default 60) how many files it compiled
 # ("CC" lines), of TOTAL if TOTAL is not 0, and the minutes left at the
