@@ -29,6 +29,8 @@ thp=${GT_THP:-/sys/kernel/mm/transparent_hugepage}
 kmsg=${GT_KMSG:-/dev/kmsg}
 nr_hugepages=${GT_NR_HUGEPAGES:-/proc/sys/vm/nr_hugepages}
 scratch=${GT_SCRATCH:-/tmp/t}
+meminfo=${GT_MEMINFO:-/proc/meminfo}
+buddyinfo=${GT_BUDDYINFO:-/proc/buddyinfo}
 # Settings every test starts from (tests that change them restore them, but
 # a failing one may not).
 save_settings() {
@@ -159,6 +161,17 @@ run_one() {
 	fi
 }
 
+# mem_state: free memory, swap in use and free 2 MiB blocks, logged as each
+# test starts: a test that finds memory fragmented or swapped out by the
+# ones before it (fewer huge pages, slow compaction) shows it in the
+# console log.
+mem_state() {
+	awk '$1 == "MemFree:" { printf "MemFree %d kB, ", $2 }
+	     $1 == "SwapTotal:" { st = $2 } $1 == "SwapFree:" { sf = $2 }
+	     END { printf "swap used %d kB, ", st - sf }' "$meminfo"
+	awk '$3 == "zone" { b += $14 + 2 * $15 } END { printf "free 2 MiB blocks %d", b }' "$buddyinfo"
+}
+
 # Progress: "k/N" is the test's place in the list; what is left is the
 # selftests/test-seconds time of the tests from it on (60 s for one not
 # listed), divided among GT_SHARERS guests.
@@ -177,7 +190,7 @@ while IFS=$'\t' read -r label dir cmd; do
 	[ -z "$claims" ] || mkdir "$claims/$line_no" 2>/dev/null || continue
 	log=$out/$label.log
 	echo "==> test $label ($line_no/$nr_tests, about $(left_s $line_no) min of tests left) ..."
-	echo "thpres-test: start $label" >"$kmsg"
+	echo "thpres-test: start $label ($(mem_state))" >"$kmsg"
 	t0=$(date +%s)
 	run_one "$label" "$dir" "$cmd" "$log"
 	why=$(awk -F'\t' -v l="${label%@t1}" '$1 == l { print $2; exit }' "$flaky" 2>/dev/null)

@@ -133,6 +133,23 @@ if [ "$(gt project-full full)" = "2 0 0" ] &&
 else
 	result fail "guest-tests.sh fails a project test that runs fewer cases than planned, or none ($(tr '\n' ' ' <"$g/log"))"
 fi
+# Each test's start marker in the kernel log gives the memory it found:
+# MemFree, swap in use, and free 2 MiB blocks (order 9 plus twice order 10).
+printf 'MemFree:  1000 kB\nSwapTotal:  500 kB\nSwapFree:  200 kB\n' >"$g/meminfo"
+{
+	echo "Node 0, zone    DMA32  1 1 1 1 1 1 1 1 1 3 2"
+	echo "Node 0, zone   Normal  0 0 0 0 0 0 0 0 0 1 4"
+} >"$g/buddyinfo"
+printf '%s\t%s\t./%s\n' project-full "$g/bin" full >"$g/list"
+GT_THP=$g/thp GT_KMSG=$g/kmsg GT_NR_HUGEPAGES=$g/nr GT_SCRATCH=$g/scratch \
+	GT_MEMINFO=$g/meminfo GT_BUDDYINFO=$g/buddyinfo \
+	"$TOP/scripts/guest-tests.sh" "$g/out" "$g/list" "$g/counts" >"$g/log" 2>&1
+want="thpres-test: start project-full (MemFree 1000 kB, swap used 300 kB, free 2 MiB blocks 16)"
+if grep -qxF "$want" "$g/kmsg"; then
+	result ok "each test's start marker gives free memory, swap in use and free 2 MiB blocks"
+else
+	result fail "each test's start marker: '$(head -n 1 "$g/kmsg")', not '$want'"
+fi
 # Two guest-tests.sh sharing one list through a claims directory run each
 # test once between them; a test already claimed is not run again.
 c=$tmp/claims
@@ -195,12 +212,18 @@ fi
 # With a built kernel (KERNEL, FLAVOUR): the guest returns the command's
 # exit status exactly, and its output.
 if [ -f "$(obj_dir "${KERNEL:-patched}" "${FLAVOUR:-debug}")/arch/x86/boot/bzImage" ]; then
-	out=$(VM_TIMEOUT=300 "$TOP/scripts/vm.sh" 'echo guest-says-hi; exit 7' 2>&1)
+	out=$(VM_TIMEOUT=300 "$TOP/scripts/vm.sh" 'echo guest-says-hi; echo hung: $(cat /proc/sys/kernel/hung_task_timeout_secs /proc/sys/kernel/hung_task_all_cpu_backtrace); exit 7' 2>&1)
 	rc=$?
 	if [ $rc -eq 7 ] && grep -q guest-says-hi <<<"$out"; then
 		result ok "vm.sh prints the guest command's output and exits with its status (7)"
 	else
 		result fail "vm.sh prints the guest command's output and exits with its status (got $rc: $out)"
+	fi
+	# The hung-task detector's settings from the kernel command line took.
+	if grep -qx 'hung: 120 1' <<<"$out"; then
+		result ok "guests report a task hung for 120 s, with every CPU's backtrace"
+	else
+		result fail "guests' hung-task settings: '$(grep '^hung:' <<<"$out")', not 'hung: 120 1'"
 	fi
 fi
 # Live-patching kernel text under the guests' accelerator: 20 s of

@@ -117,11 +117,13 @@ kasan_args=
 # vCPU thread can go unscheduled for tens of seconds (a 24 s soft lockup in
 # stock khugepaged code was seen at promotion_threshold=1): the soft lockup
 # and RCU stall detectors wait 120 s instead of 20 s. A real lockup does not
-# end and is still reported, as is a task hung for 120 s.
+# end and is still reported, as is a task hung for 120 s; that report
+# comes with a backtrace of every CPU, which shows what the task holding
+# the lock it waits for is doing.
 accel=$(accel_args)
 tcg_args=
 case $accel in *tcg*) tcg_args="watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120" ;; esac
-append="console=ttyS0 panic=-1 $kasan_args $tcg_args hung_task_timeout_secs=120 thpres.top=$TOP thpres.build=$BUILD thpres.run=$run thpres.mode=$mode ${VM_APPEND:-}"
+append="console=ttyS0 panic=-1 $kasan_args $tcg_args sysctl.kernel.hung_task_timeout_secs=120 sysctl.kernel.hung_task_all_cpu_backtrace=1 thpres.top=$TOP thpres.build=$BUILD thpres.run=$run thpres.mode=$mode ${VM_APPEND:-}"
 # A shell reads the terminal: QEMU must stay in its foreground process group.
 stdio_opts=signal=off fg=--foreground
 [ $mode = shell ] || stdio_opts=signal=on fg=

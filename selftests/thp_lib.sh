@@ -20,7 +20,23 @@ ktap_exit() { [ $ktap_fail -eq 0 ]; exit $?; }
 msg() { echo "# $*"; }
 
 vmstat() { echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null; awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
-free_kb() { echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null; awk '$1 == "MemFree:" { print $2 }' /proc/meminfo; }
+# free_kb: free memory in kB as the C tests' free_slab_kb() counts it:
+# MemFree, plus the pages on per-cpu free lists (/proc/zoneinfo "count:",
+# which 6.12 lets grow to tens of MB per CPU and zone, outside MemFree),
+# plus Slab (freed objects give their slab pages back later).
+pcp_kb() { awk '$1 == "count:" { n += $2 } END { print n * 4 }' /proc/zoneinfo; }
+free_kb() {
+	echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null
+	awk -v pcp="$(pcp_kb)" '$1 == "MemFree:" || $1 == "Slab:" { kb += $2 }
+	     END { print kb + pcp }' /proc/meminfo
+}
+# meminfo_moved BEFORE: the /proc/meminfo fields that differ from the copy
+# BEFORE by 1024 kB or more, as "Field: before -> after kB".
+meminfo_moved() {
+	awk 'NR == FNR { v[$1] = $2; next }
+	     ($1 in v) && ($2 - v[$1] >= 1024 || v[$1] - $2 >= 1024) {
+		printf "%s %d -> %d kB\n", $1, v[$1], $2 }' "$1" /proc/meminfo
+}
 tainted() { cat /proc/sys/kernel/tainted; }
 
 # wait_reserved_zero SECONDS: until nr_thp_reserved is 0; prints the last value.
@@ -34,8 +50,8 @@ wait_reserved_zero() {
 	echo "$v"
 }
 
-# free_back KB SECONDS: until MemFree is back within 1% of KB (dropping the
-# page cache first); prints the last value.
+# free_back KB SECONDS: until free memory (free_kb) is back within 1% of KB
+# (dropping the page cache first); prints the last value.
 free_back() {
 	local want=$1 i v
 	for i in $(seq "$2"); do
