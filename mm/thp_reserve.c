@@ -42,8 +42,9 @@
  * reclaim. Promotion holds mmap_lock for writing and write-locks the VMA
  * before it sleeps for the folio lock, as stock khugepaged does.
  * A split of a block by anybody else calls thp_reserve_block_split() with
- * the block's anon_vma locked for writing, and that takes the PTL and the
- * table lock of each range it looks at, in the order above.
+ * the block's anon_vma locked for writing, before the split restores the
+ * block's mappings, and that takes the PTL and the table lock of each
+ * range it looks at, in the order above.
  * Reclaim walks the list_lru holding its node lock, so it takes the table
  * lock and mmap_lock with trylocks only, and counts what it must skip
  * (thp_res_reclaim_skip). All PTEs of a range live in one page table, so
@@ -72,6 +73,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/suspend.h>
+#include <linux/freezer.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 #include <linux/sysfs.h>
@@ -374,12 +376,14 @@ static bool thp_reserve_migrating(struct thp_reserve *res, pte_t *base)
 /*
  * Map and lock the page table of the PMD range at @haddr: the first PTE of
  * the range, with *@ptl held, or NULL if the range has no page table or no
- * VMA over any part of it. Caller holds mmap_lock (any mode) or the VMA
- * lock of a VMA over the range (a fault). A range that no VMA covers is
- * being unmapped (munmap downgrades to a read lock before it frees page
- * tables): its table may go away under a reader, so it is not walked.
- * With a VMA over it, either lock keeps the table. Undo with
- * pte_unmap_unlock().
+ * VMA over any part of it. Caller holds mmap_lock (any mode), the VMA
+ * lock of a VMA over the range (a fault), or the anon_vma lock of a VMA
+ * over the range (an rmap walk: free_pgtables() unlinks a VMA from its
+ * anon_vma under that lock before it frees the VMA's tables). A range
+ * that no VMA covers is being unmapped (munmap downgrades to a read lock
+ * before it frees page tables): its table may go away under a reader, so
+ * it is not walked. With a VMA over it, any of these locks keeps the
+ * table. Undo with pte_unmap_unlock().
  */
 static pte_t *thp_reserve_lock_range(struct mm_struct *mm, unsigned long haddr,
 				     spinlock_t **ptl)
@@ -2493,7 +2497,11 @@ int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 	return 1;
 }
 
-/* Does a used page of @res's range map page i of the block at @pfn? */
+/*
+ * Does a used page of @res's range map page i of the block at @pfn, or
+ * hold a migration entry for it (the block is being split)? Caller holds
+ * the PTL of the range; @base is its first PTE.
+ */
 static bool thp_reserve_maps_block(struct thp_reserve *res, pte_t *base,
 				   unsigned long pfn)
 {
@@ -2501,22 +2509,31 @@ static bool thp_reserve_maps_block(struct thp_reserve *res, pte_t *base,
 
 	for_each_set_bit(i, res->used, HPAGE_PMD_NR) {
 		pte_t pte = ptep_get(base + i);
+		swp_entry_t entry;
 
-		if (pte_present(pte) && pte_pfn(pte) == pfn + i)
+		if (pte_present(pte)) {
+			if (pte_pfn(pte) == pfn + i)
+				return true;
+			continue;
+		}
+		if (pte_none(pte))
+			continue;
+		entry = pte_to_swp_entry(pte);
+		if (is_migration_entry(entry) && swp_offset_pfn(entry) == pfn + i)
 			return true;
 	}
 	return false;
 }
 
 /**
- * thp_reserve_block_split - somebody split a PMD-order anonymous folio
+ * thp_reserve_block_split - somebody is splitting a PMD-order anonymous folio
  * @anon_vma: the folio's anon_vma, locked for writing
- * @page: the page the splitter asked for; locked, referenced, and now in
- *	a folio of its own (or of the order the split was asked for)
+ * @pfn: the folio's first pfn
+ * @pgoff: the folio's index (that of its first page)
  *
- * A reservation whose block was split holds no never-used page any more:
- * the split freed the pieces that no PTE maps, and no piece can be handed
- * out by a reservation again. If the entry is still hashed (the block was
+ * A reservation whose block is split holds no never-used page any more:
+ * the split frees the pieces that no PTE maps, and no piece can be handed
+ * out by a reservation again. If the entry is still hashed (the block is
  * split by migration, memory failure, the debugfs interface or reclaim's
  * thp_reserve_swap_split(), not by a release), its never-used pages leave
  * nr_thp_reserved and the memory cgroup's thp_reserved here, all of them
@@ -2526,23 +2543,32 @@ static bool thp_reserve_maps_block(struct thp_reserve *res, pte_t *base,
  * away twice. Releases unhash their entry before they split, so their
  * splits find nothing here.
  *
- * The entry is found through the rmap, like the PTEs the split remapped:
- * each VMA of @anon_vma over the block's first index, at the address that
- * index has there, under the PTL of that range. It is the block's entry
- * only if a used page of its range maps the page of the block at the same
- * offset; an entry of another block at the same address and index (a
- * fork's other mm, with a block since moved) does not.
+ * Called once the split is certain and before it restores the folio's
+ * mappings: each PTE that mapped a page of the folio holds a migration
+ * entry for that page. The restore maps a used page that holds only
+ * zeroes to the shared zero page, after which no PTE would tell the
+ * block's entry from another.
  *
- * Context: split_huge_page_to_list_to_order(), after a successful split
- * of a PMD-order anonymous folio: @anon_vma locked for writing, which
- * keeps the page tables of its VMAs; takes PTLs and table locks.
+ * The entry is found through the rmap, like the mappings the split
+ * restores: each VMA of @anon_vma over @pgoff, at the address @pgoff has
+ * there, under the PTL of that range. It is the block's entry only if a
+ * used page of its range holds the migration entry for (or maps) the page
+ * of the block at the same offset; an entry of another block at the same
+ * address and index (a fork's other mm, with a block since moved) does
+ * not. A block has one entry at most: the walk ends at it.
+ *
+ * An mm that never reserved has no table: its VMAs cost a pointer read.
+ * (Reservations being off is no reason to skip the walk: entries made
+ * before may be left, and NR_THP_RESERVED, batched per CPU, can read 0
+ * while one is.)
+ *
+ * Context: __split_huge_page(), after the split of a PMD-order anonymous
+ * folio and before remap_page(): @anon_vma locked for writing, which keeps
+ * the page tables of its VMAs; irqs enabled. Takes PTLs and table locks.
  */
-void thp_reserve_block_split(struct anon_vma *anon_vma, struct page *page)
+void thp_reserve_block_split(struct anon_vma *anon_vma, unsigned long pfn,
+			     pgoff_t pgoff)
 {
-	struct folio *folio = page_folio(page);
-	unsigned long pfn = ALIGN_DOWN(page_to_pfn(page), HPAGE_PMD_NR);
-	pgoff_t pgoff = folio->index + folio_page_idx(folio, page) -
-			(page_to_pfn(page) - pfn);
 	struct anon_vma_chain *avc;
 
 	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, pgoff, pgoff) {
@@ -2552,6 +2578,7 @@ void thp_reserve_block_split(struct anon_vma *anon_vma, struct page *page)
 		struct thp_reserve *res;
 		unsigned long haddr;
 		spinlock_t *ptl;	/* the PTL of the range's page table */
+		bool found = false;
 		pte_t *base;
 
 		if (!t)
@@ -2568,9 +2595,12 @@ void thp_reserve_block_split(struct anon_vma *anon_vma, struct page *page)
 			thp_reserve_account(res, res->nid,
 					    -(long)(HPAGE_PMD_NR - res->nr_used));
 			res->gone = true;
+			found = true;
 		}
 		spin_unlock(&t->lock);
 		pte_unmap_unlock(base, ptl);
+		if (found)
+			break;
 	}
 }
 
@@ -2648,13 +2678,34 @@ static enum lru_status thp_reserve_pick_mm(struct list_head *item,
 }
 
 /*
- * Break the reservations of every mm: unlike reclaim, sleep for mmap_lock
- * and the block's folio lock, as madvise(MADV_DONTNEED) does. Each pass
- * over a node takes one mm and releases all its entries, on every node.
- * Caller has made sure that no new entry is hashed.
- * Return: the number of entries left, all of mms being torn down.
+ * Read-lock the mmap_lock of @mm, waiting until @deadline (jiffies) at
+ * most, or until the caller gets a fatal signal. A task that holds the
+ * lock and does not let go (a fault stuck on a dead file server) must
+ * fail the hibernation, as a task that cannot be frozen does, and not
+ * hang it with the PM lock held. Return: true if the lock is held.
  */
-static unsigned long thp_reserve_break_all(void)
+static bool thp_reserve_lock_mm_until(struct mm_struct *mm,
+				      unsigned long deadline)
+{
+	while (!mmap_read_trylock(mm)) {
+		if (time_after(jiffies, deadline) || fatal_signal_pending(current))
+			return false;
+		schedule_timeout_killable(1);
+	}
+	return true;
+}
+
+/*
+ * Break the reservations of every mm: unlike reclaim, sleep for the
+ * block's folio lock, as madvise(MADV_DONTNEED) does, and wait for
+ * mmap_lock until @deadline. Each pass over a node takes one mm and
+ * releases all its entries, on every node. Caller has made sure that no
+ * new entry is hashed.
+ * Return: the number of entries left, all of mms being torn down; or
+ * -EBUSY if an mm's mmap_lock was not free by @deadline (or a fatal signal
+ * came), with the entries of that mm and of those after it left.
+ */
+static long thp_reserve_break_all(unsigned long deadline)
 {
 	int nid;
 
@@ -2670,7 +2721,10 @@ static unsigned long thp_reserve_break_all(void)
 					   thp_reserve_pick_mm, &mm, &nr);
 			if (!mm)
 				break;
-			mmap_read_lock(mm);
+			if (!thp_reserve_lock_mm_until(mm, deadline)) {
+				mmput(mm);
+				return -EBUSY;
+			}
 			thp_reserve_release(mm, 0, ULONG_MAX,
 					    THP_RES_REASON_HIBERNATE,
 					    THP_RES_SPLIT);
@@ -2691,11 +2745,16 @@ static unsigned long thp_reserve_break_all(void)
  * pages, and the split worker is flushed. Dense chunks are kept as mTHPs,
  * zero-filled, as reclaim keeps them. Reservations are made again once the
  * hibernation has ended, or failed, or the system has resumed from it.
+ * If an mm's mmap_lock stays taken for the freezer's timeout
+ * (/sys/power/pm_freeze_timeout), the hibernation fails with -EBUSY, as it
+ * would if that task could not be frozen: the chain does not send this
+ * notifier PM_POST_HIBERNATION then, so it resumes reservations itself.
  */
 static int thp_reserve_pm_notify(struct notifier_block *nb,
 				 unsigned long action, void *data)
 {
-	unsigned long left = 0;
+	unsigned long deadline;
+	long left = 0;
 	int i;
 
 	switch (action) {
@@ -2708,16 +2767,26 @@ static int thp_reserve_pm_notify(struct notifier_block *nb,
 		 * ended, every entry is on the list_lru.
 		 */
 		synchronize_rcu();
+		deadline = jiffies + msecs_to_jiffies(freeze_timeout_msecs);
 		/* Dying mms release theirs in exit_mmap(): wait a little. */
 		for (i = 0; i < 100; i++) {
-			left = thp_reserve_break_all();
-			if (!left)
+			left = thp_reserve_break_all(deadline);
+			if (left <= 0)
 				break;
 			schedule_timeout_uninterruptible(msecs_to_jiffies(10));
 		}
 		flush_work(&thp_reserve_split_work);
+		if (left < 0) {
+			if (fatal_signal_pending(current))
+				pr_warn("thp_reserve: hibernation abandoned: its caller was killed\n");
+			else
+				pr_warn("thp_reserve: hibernation refused: a task's mmap_lock was not free within %u ms\n",
+					freeze_timeout_msecs);
+			WRITE_ONCE(thp_reserve_paused, false);
+			return notifier_from_errno(left);
+		}
 		if (left)
-			pr_warn("thp_reserve: %lu reservations of exiting tasks left at hibernation\n",
+			pr_warn("thp_reserve: %ld reservations of exiting tasks left at hibernation\n",
 				left);
 		break;
 	case PM_POST_HIBERNATION:

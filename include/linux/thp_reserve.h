@@ -94,7 +94,8 @@ unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
 				  unsigned long nr_pages);
 int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 			   unsigned int *nr_freed);
-void thp_reserve_block_split(struct anon_vma *anon_vma, struct page *page);
+void thp_reserve_block_split(struct anon_vma *anon_vma, unsigned long pfn,
+			     pgoff_t pgoff);
 
 static inline bool thp_reserve_mm_active(struct mm_struct *mm)
 {
@@ -225,7 +226,7 @@ static inline int thp_reserve_swap_split(struct folio *folio,
 }
 
 static inline void thp_reserve_block_split(struct anon_vma *anon_vma,
-					   struct page *page) { }
+					   unsigned long pfn, pgoff_t pgoff) { }
 
 static inline enum thp_reserve_promote_result
 thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
