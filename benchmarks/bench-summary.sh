@@ -19,8 +19,11 @@ rows="fork-sparse children fork-sparse children count
 fork-randk children fork-randk children count
 sparse-touch us_per_fault sparse us_per_touch us
 sparse-touch rss_kib sparse rss_kib KiB
+sparse-touch minor_faults_per_2mib sparse minor_faults_per_2mib count
 dense-touch total_ms dense total_ms ms
 dense-touch rss_kib dense rss_kib KiB
+dense-touch huge_kib_at_end dense huge_kib KiB
+dense-touch minor_faults_per_2mib dense minor_faults_per_2mib count
 time-to-huge seconds_to_huge tohuge seconds_to_huge s
 time-to-huge huge_kib tohuge huge_kib KiB
 gups updates_per_s gups updates_per_s 1/s

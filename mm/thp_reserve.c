@@ -143,6 +143,11 @@ struct thp_reserve_table {
  *	left NR_THP_RESERVED then (thp_reserve_block_split()); the release
  *	of the entry, once it is found stale, does not take them away again
  *	(table lock).
+ * @promoting: a promotion with mmap_lock or the VMA lock held for reading
+ *	is zeroing the block (thp_reserve_promote_shared()); faults in the
+ *	range hand out nothing and retry until it ends. Set under the PTL of
+ *	the range, with the plan that decides which pages are zeroed, and
+ *	cleared by the same promotion if it fails (table lock).
  *
  * Once unhashed under the table lock an entry belongs to the thread that
  * unhashed it, and later to the split worker, which then also holds an
@@ -164,10 +169,25 @@ struct thp_reserve {
 	struct folio *split_folio;
 	enum thp_reserve_reason split_why;
 	bool gone;
+	bool promoting;
 };
 
-/* Lowest number of used pages at which khugepaged promotes a block. */
+/*
+ * Lowest number of used pages at which a block is promoted: by the fault
+ * that uses the last of them, else by khugepaged.
+ */
 static unsigned int thp_reserve_threshold __read_mostly;
+
+/*
+ * A range whose used pages are exactly its first thp_reserve_early pages is
+ * being filled in order from its start, and is promoted by the fault that
+ * completes them, below the threshold; 0 turns this off. Sixteen in-order
+ * faults from the first page are unlikely by chance (a program that
+ * touches a quarter of its pages at random does it once in 4^16 ranges),
+ * and cost 16 faults per 2 MiB instead of 512.
+ */
+#define THP_RES_EARLY_DEFAULT	16
+static unsigned int thp_reserve_early __read_mostly = THP_RES_EARLY_DEFAULT;
 
 /*
  * Set from the start of a hibernation to its end: no reservation is made,
@@ -187,8 +207,9 @@ static LLIST_HEAD(thp_reserve_split_list);
 static DECLARE_WORK(thp_reserve_split_work, thp_reserve_split_workfn);
 /* Runs the split worker; reclaim feeds it, so it has a rescuer. */
 static struct workqueue_struct *thp_reserve_wq __ro_after_init;
-static void thp_reserve_queue_promotion(struct mm_struct *mm,
-					unsigned long haddr);
+static void thp_reserve_promote_in_fault(struct vm_fault *vmf,
+					 unsigned long haddr,
+					 enum thp_reserve_promoter who);
 
 /* ---- the per-mm table --------------------------------------------------- */
 
@@ -1424,9 +1445,37 @@ out_put:
 }
 
 /*
+ * Does the fault that has just used a page of @res promote it, and for
+ * whom? At the threshold, and once more when the last page is used (an
+ * attempt at the threshold may have failed); early when the used pages are
+ * exactly the first thp_reserve_early pages of the range. Each condition
+ * holds at one fault of a range's life only. Caller holds the table lock.
+ */
+static bool thp_reserve_promote_due(struct thp_reserve *res,
+				    enum thp_reserve_promoter *who)
+{
+	unsigned int threshold = READ_ONCE(thp_reserve_threshold);
+	unsigned int early = READ_ONCE(thp_reserve_early);
+
+	if (res->nr_used == threshold || res->nr_used == HPAGE_PMD_NR) {
+		*who = THP_RES_BY_FAULT;
+		return true;
+	}
+	if (early && early < threshold && res->nr_used == early &&
+	    find_first_zero_bit(res->used, HPAGE_PMD_NR) == early) {
+		*who = THP_RES_BY_EARLY;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Map the faulting page of vmf->address from the range's reservation, if
  * there is one and the page was never handed out. With @zero the faulting
- * PTE maps the zero page. Context: VMA or mmap lock held for reading.
+ * PTE maps the zero page. The fault that makes the range due for promotion
+ * (thp_reserve_promote_due()) promotes it before it returns; while a
+ * promotion has the range marked, faults in it retry.
+ * Context: VMA or mmap lock held for reading.
  */
 static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 						vm_fault_t *ret, bool zero)
@@ -1439,9 +1488,10 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	enum thp_reserve_result result = THP_RES_FALLBACK;
 	struct thp_reserve *res, *stale = NULL;
 	struct mmu_notifier_range range;
+	enum thp_reserve_promoter who;
 	struct folio *folio;
 	struct page *page;
-	bool full;
+	bool promote;
 
 	if (!t || !(vmf->flags & FAULT_FLAG_WRITE) ||
 	    (vmf->flags & FAULT_FLAG_UNSHARE))
@@ -1487,7 +1537,14 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 
 	spin_lock(&t->lock);
 	res = thp_reserve_lookup(t, haddr);
-	if (!res || test_bit(idx, res->used))
+	if (!res)
+		goto out_unlock_table;
+	/* Its pages are being zeroed; the range will be mapped by a PMD. */
+	if (res->promoting) {
+		result = THP_RES_RETRY;
+		goto out_unlock_table;
+	}
+	if (test_bit(idx, res->used))
 		goto out_unlock_table;
 	folio = thp_reserve_block(res, vmf->pte - idx);
 	if (!folio && thp_reserve_migrating(res, vmf->pte - idx))
@@ -1506,7 +1563,7 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	thp_reserve_touch(t, res, folio);
 	__set_bit(idx, res->used);
 	res->nr_used++;
-	full = res->nr_used == HPAGE_PMD_NR;
+	promote = thp_reserve_promote_due(res, &who);
 	thp_reserve_account(res, res->nid, -1);
 	spin_unlock(&t->lock);
 
@@ -1522,9 +1579,8 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	if (zero)
 		mmu_notifier_invalidate_range_end(&range);
-	/* Every page is in use: promote now rather than at the next scan. */
-	if (full)
-		thp_reserve_queue_promotion(mm, haddr);
+	if (promote)
+		thp_reserve_promote_in_fault(vmf, haddr, who);
 	return result;
 
 out_unlock_table:
@@ -1678,6 +1734,7 @@ bool thp_reserve_below_threshold(struct vm_area_struct *vma,
  */
 struct thp_reserve_plan {
 	struct folio *block;
+	bool marked;			/* the promotion set res->promoting */
 	unsigned int nr_mapped;		/* bits set in @mapped */
 	unsigned int nr_copy;		/* bits set in @copy */
 	DECLARE_BITMAP(mapped, HPAGE_PMD_NR);	/* maps its page of the block */
@@ -1874,22 +1931,67 @@ out:
 }
 
 /*
- * First pass, with mmap_lock held for reading: is the range worth taking
- * mmap_lock for writing? On success returns with a reference on the block
- * (plan->block).
+ * Mark the entry of the range at @haddr promoting, unless another
+ * promotion has it marked. Caller holds the PTL of the range.
  */
 static enum thp_reserve_promote_result
-thp_reserve_promote_check(struct mm_struct *mm, unsigned long haddr,
-			  enum thp_reserve_promoter who,
-			  struct thp_reserve_plan *plan, unsigned int *nr_used)
+thp_reserve_mark(struct mm_struct *mm, unsigned long haddr,
+		 struct thp_reserve_plan *plan)
 {
-	struct vm_area_struct *vma = vma_lookup(mm, haddr);
+	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
+	enum thp_reserve_promote_result r = THP_RES_PROMOTED;
+	struct thp_reserve *res;
+
+	spin_lock(&t->lock);
+	res = thp_reserve_lookup(t, haddr);
+	if (!res)
+		r = THP_RES_PROMOTE_NONE;
+	else if (res->promoting)
+		r = THP_RES_PROMOTE_BUSY;
+	else
+		res->promoting = true;
+	spin_unlock(&t->lock);
+	plan->marked = r == THP_RES_PROMOTED;
+	return r;
+}
+
+/* Undo thp_reserve_mark() after a failed promotion. Any context. */
+static void thp_reserve_unmark(struct mm_struct *mm, unsigned long haddr,
+			       struct thp_reserve_plan *plan)
+{
+	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
+	struct thp_reserve *res;
+
+	if (!plan->marked)
+		return;
+	spin_lock(&t->lock);
+	res = thp_reserve_lookup(t, haddr);
+	if (res)
+		res->promoting = false;
+	spin_unlock(&t->lock);
+	plan->marked = false;
+}
+
+/*
+ * First pass, under the PTL of the range: can the range be promoted now?
+ * On success returns with a reference on the block (plan->block) and the
+ * plan of the range as it was then. With @mark, a range without private
+ * copies is also marked promoting (plan->marked): from then on no fault
+ * maps a page of it, and the plan stays true until the caller unmarks it
+ * or promotes. @vma is the VMA at @haddr, if any. Caller holds mmap_lock
+ * for reading, or the VMA lock of @vma.
+ */
+static enum thp_reserve_promote_result
+thp_reserve_promote_check(struct mm_struct *mm, struct vm_area_struct *vma,
+			  unsigned long haddr, enum thp_reserve_promoter who,
+			  struct thp_reserve_plan *plan, unsigned int *nr_used,
+			  bool mark)
+{
 	struct thp_reserve *stale = NULL, *aged = NULL;
 	enum thp_reserve_promote_result r;
 	spinlock_t *ptl;	/* the PTL of the range's page table */
 	pte_t *base;
 
-	mmap_assert_locked(mm);
 	r = thp_reserve_promote_vma_ok(vma, haddr, who);
 	if (r != THP_RES_PROMOTED)
 		return r;
@@ -1900,6 +2002,8 @@ thp_reserve_promote_check(struct mm_struct *mm, unsigned long haddr,
 				     &stale, &aged);
 	if (r == THP_RES_PROMOTED)
 		r = thp_reserve_plan_range(vma, haddr, base, plan, 0);
+	if (r == THP_RES_PROMOTED && mark && !plan->nr_copy)
+		r = thp_reserve_mark(mm, haddr, plan);
 	if (r == THP_RES_PROMOTED)
 		folio_get(plan->block);
 	pte_unmap_unlock(base, ptl);
@@ -2022,21 +2126,22 @@ static void thp_reserve_unmap_ptes(struct vm_area_struct *vma,
 		       HPAGE_PMD_NR - plan->nr_mapped - plan->nr_copy);
 }
 
-/* Map the block by the PMD, depositing the emptied page table. */
-static void thp_reserve_map_pmd(struct vm_area_struct *vma,
+/*
+ * Map the block by the none PMD @pmd, depositing the empty page table
+ * @pgtable. Caller holds the PMD's lock, and made the block's contents
+ * visible (smp_wmb()) before it took that lock.
+ */
+static void thp_reserve_set_pmd(struct vm_area_struct *vma,
 				unsigned long haddr, pmd_t *pmd,
 				pgtable_t pgtable, struct folio *block)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	spinlock_t *pml;	/* the PMD's lock */
 	pmd_t entry;
 
+	lockdep_assert_held(pmd_lockptr(mm, pmd));
+	VM_WARN_ON_ONCE(!pmd_none(*pmd));
 	entry = mk_huge_pmd(&block->page, vma->vm_page_prot);
 	entry = maybe_pmd_mkwrite(pmd_mkdirty(entry), vma);
-	/* The zeroed and copied contents before the PMD that maps them. */
-	smp_wmb();
-	pml = pmd_lock(mm, pmd);
-	VM_WARN_ON_ONCE(!pmd_none(*pmd));
 	pgtable_trans_huge_deposit(mm, pmd, pgtable);
 	set_pmd_at(mm, haddr, pmd, entry);
 	update_mmu_cache_pmd(vma, haddr, pmd);
@@ -2046,11 +2151,25 @@ static void thp_reserve_map_pmd(struct vm_area_struct *vma,
 	 */
 	folio_clear_deferred_partially_mapped(block);
 	deferred_split_folio(block, false);
+}
+
+/* Map the block by the PMD, depositing the emptied page table. */
+static void thp_reserve_map_pmd(struct vm_area_struct *vma,
+				unsigned long haddr, pmd_t *pmd,
+				pgtable_t pgtable, struct folio *block)
+{
+	spinlock_t *pml;	/* the PMD's lock */
+
+	/* The zeroed and copied contents before the PMD that maps them. */
+	smp_wmb();
+	pml = pmd_lock(vma->vm_mm, pmd);
+	thp_reserve_set_pmd(vma, haddr, pmd, pgtable, block);
 	spin_unlock(pml);
 }
 
-/* Drop the reservation of a range whose block is now PMD-mapped. */
-static void thp_reserve_promoted(struct mm_struct *mm, unsigned long haddr)
+/* Unhash and return the entry of the range at @haddr, if it has one. */
+static struct thp_reserve *thp_reserve_claim(struct mm_struct *mm,
+					     unsigned long haddr)
 {
 	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
 	struct thp_reserve *res;
@@ -2060,11 +2179,12 @@ static void thp_reserve_promoted(struct mm_struct *mm, unsigned long haddr)
 	if (res)
 		thp_reserve_unhash(t, res);
 	spin_unlock(&t->lock);
-	/* Nothing releases entries while mmap_lock is held for writing. */
-	if (!res) {
-		VM_WARN_ON_ONCE(1);
-		return;
-	}
+	return res;
+}
+
+/* Free the claimed entry of a range whose block is now PMD-mapped. */
+static void thp_reserve_promoted(struct thp_reserve *res)
+{
 	thp_reserve_account(res, res->nid, -(long)(HPAGE_PMD_NR - res->nr_used));
 	thp_reserve_free(res);
 }
@@ -2082,7 +2202,7 @@ thp_reserve_promote_locked(struct mm_struct *mm, unsigned long haddr,
 {
 	struct vm_area_struct *vma = vma_lookup(mm, haddr);
 	enum thp_reserve_promote_result r;
-	struct thp_reserve *stale = NULL;
+	struct thp_reserve *stale = NULL, *res;
 	struct mmu_notifier_range range;
 	spinlock_t *pml, *ptl;
 	pmd_t *pmd, pmdval;
@@ -2145,7 +2265,10 @@ thp_reserve_promote_locked(struct mm_struct *mm, unsigned long haddr,
 	spin_unlock(ptl);
 	pte_unmap(base);
 	thp_reserve_map_pmd(vma, haddr, pmd, pmd_pgtable(pmdval), block);
-	thp_reserve_promoted(mm, haddr);
+	/* Nothing releases entries while mmap_lock is held for writing. */
+	res = thp_reserve_claim(mm, haddr);
+	if (!WARN_ON_ONCE(!res))
+		thp_reserve_promoted(res);
 	goto out_unlock;
 
 out_restore:
@@ -2165,20 +2288,239 @@ out_unlock:
 	return r;
 }
 
+/* ---- promotion under the read lock ------------------------------------- */
+
+/*
+ * Zero the pages of @block that @mapped does not have: pages nobody ever
+ * mapped, or mapped only as the zero page. Caller holds the block's folio
+ * lock and has the range marked promoting, so no fault maps one
+ * meanwhile; no spinlock is held.
+ */
+static void thp_reserve_zero_unmapped(struct folio *block,
+				      unsigned long haddr,
+				      const unsigned long *mapped)
+{
+	unsigned int i;
+
+	for (i = 0; i < HPAGE_PMD_NR; i++) {
+		if (test_bit(i, mapped))
+			continue;
+		clear_user_highpage(folio_page(block, i),
+				    haddr + i * PAGE_SIZE);
+		cond_resched();
+	}
+}
+
+/*
+ * Replace the page table of the range at @haddr (under PMD @pmd) by a PMD
+ * that maps @block, under the PMD lock and the PTL, if the range still
+ * maps exactly the pages of @mapped from @block, the rest none or the zero
+ * page (zeroed by the caller), and still has its entry. @pgtable is an
+ * empty page table to deposit. On success the entry is unhashed into
+ * *@claimed and the old page table is freed after an RCU grace period:
+ * GUP-fast and pte_offset_map() users may still be reading it, and back
+ * off once they see the PMD changed. Caller holds the VMA lock of @vma or
+ * mmap_lock for reading, the block's folio lock, a reference on it and
+ * the anon_vma lock.
+ */
+static enum thp_reserve_promote_result
+thp_reserve_swap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+		     unsigned long haddr, enum thp_reserve_promoter who,
+		     struct folio *block, const unsigned long *mapped,
+		     pgtable_t pgtable, unsigned int *nr_used,
+		     struct thp_reserve **claimed, struct thp_reserve **stale)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct thp_reserve_plan plan = { };
+	enum thp_reserve_promote_result r;
+	spinlock_t *pml, *ptl;
+	pgtable_t old;
+	pmd_t pmdval;
+	pte_t *base;
+
+	pml = pmd_lock(mm, pmd);
+	pmdval = pmdp_get(pmd);
+	r = THP_RES_PROMOTE_NONE;
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval))
+		goto out_pml;
+	/* The PMD lock keeps the page table: no recheck of the PMD needed. */
+	base = pte_offset_map_nolock(mm, pmd, haddr, &ptl);
+	if (!base)
+		goto out_pml;
+	if (ptl != pml)
+		spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+	r = thp_reserve_promote_find(mm, vma, haddr, base, who, &plan, nr_used,
+				     stale, NULL);
+	if (r == THP_RES_PROMOTED && plan.block != block)
+		r = THP_RES_PROMOTE_BUSY;
+	if (r == THP_RES_PROMOTED)
+		r = thp_reserve_plan_range(vma, haddr, base, &plan, 1);
+	/* A page unmapped since it was seen mapped was not zeroed. */
+	if (r == THP_RES_PROMOTED &&
+	    (plan.nr_copy || !bitmap_equal(plan.mapped, mapped, HPAGE_PMD_NR)))
+		r = THP_RES_PROMOTE_BUSY;
+	if (r == THP_RES_PROMOTED) {
+		*claimed = thp_reserve_claim(mm, haddr);
+		if (!*claimed)
+			r = THP_RES_PROMOTE_NONE;
+	}
+	if (r != THP_RES_PROMOTED)
+		goto out_ptl;
+
+	old = pmd_pgtable(pmdval);
+	/* GUP-fast backs off once it sees the PMD changed. */
+	pmdp_collapse_flush(vma, haddr, pmd);
+	thp_reserve_unmap_ptes(vma, haddr, base, &plan);
+	thp_reserve_set_pmd(vma, haddr, pmd, pgtable, block);
+	if (ptl != pml)
+		spin_unlock(ptl);
+	pte_unmap(base);
+	spin_unlock(pml);
+	/* Its PTEs are clear; the deposited table takes over its count. */
+	pte_free_defer(mm, old);
+	return THP_RES_PROMOTED;
+
+out_ptl:
+	if (ptl != pml)
+		spin_unlock(ptl);
+	pte_unmap(base);
+out_pml:
+	spin_unlock(pml);
+	return r;
+}
+
+/*
+ * Promote the range at @haddr in place with only the VMA lock of @vma or
+ * mmap_lock held for reading, after thp_reserve_promote_check() found it
+ * promotable without private copies and marked it (@plan, with a
+ * reference on plan->block):
+ *  1. allocate an empty page table to deposit;
+ *  2. lock the block (a trylock: nobody waits here for reclaim or
+ *     migration, and faults in the range retry while it is marked) and
+ *     zero its unmapped pages outside every spinlock;
+ *  3. under the anon_vma lock, the PMD lock and the PTL, check again and
+ *     swap the page table for the PMD (thp_reserve_swap_pmd()).
+ * Nothing is copied; the used pages stay where they are. The caller
+ * unmarks the range if this fails, and drops its reference.
+ */
+static enum thp_reserve_promote_result
+thp_reserve_promote_shared(struct vm_area_struct *vma, pmd_t *pmd,
+			   unsigned long haddr, enum thp_reserve_promoter who,
+			   struct thp_reserve_plan *plan, unsigned int *nr_used)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct thp_reserve *claimed = NULL, *stale = NULL;
+	struct folio *block = plan->block;
+	enum thp_reserve_promote_result r;
+	struct mmu_notifier_range range;
+	pgtable_t pgtable;
+
+	VM_WARN_ON_ONCE(!plan->marked || plan->nr_copy);
+	pgtable = pte_alloc_one(mm);
+	if (!pgtable)
+		return THP_RES_PROMOTE_BUSY;
+	if (!folio_trylock(block)) {
+		pte_free(mm, pgtable);
+		return THP_RES_PROMOTE_BUSY;
+	}
+	thp_reserve_zero_unmapped(block, haddr, plan->mapped);
+	/* The zeroed contents before the PMD that maps them. */
+	smp_wmb();
+
+	anon_vma_lock_write(vma->anon_vma);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr,
+				haddr + HPAGE_PMD_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	r = thp_reserve_swap_pmd(vma, pmd, haddr, who, block, plan->mapped,
+				 pgtable, nr_used, &claimed, &stale);
+	mmu_notifier_invalidate_range_end(&range);
+	anon_vma_unlock_write(vma->anon_vma);
+	folio_unlock(block);
+	if (r == THP_RES_PROMOTED) {
+		plan->marked = false;
+		thp_reserve_promoted(claimed);
+	} else {
+		pte_free(mm, pgtable);
+	}
+	if (stale)
+		thp_reserve_finish(mm, stale, THP_RES_REASON_STALE,
+				   THP_RES_KEEP);
+	return r;
+}
+
+/* Count and trace a promotion attempt that got as far as a reservation. */
+static void thp_reserve_promote_count(struct mm_struct *mm,
+				      unsigned long haddr,
+				      enum thp_reserve_promoter who,
+				      unsigned int nr_used,
+				      unsigned int nr_copied,
+				      enum thp_reserve_promote_result r)
+{
+	switch (r) {
+	case THP_RES_PROMOTE_NONE:
+	case THP_RES_PROMOTE_BELOW:
+		return;
+	case THP_RES_PROMOTED:
+		count_vm_event(THP_RES_PROMOTE);
+		if (who == THP_RES_BY_EARLY)
+			count_vm_event(THP_RES_PROMOTE_EARLY);
+		count_mthp_stat(HPAGE_PMD_ORDER, MTHP_STAT_RES_PROMOTE);
+		break;
+	default:
+		count_vm_event(THP_RES_PROMOTE_FAILED);
+		break;
+	}
+	trace_thp_res_promote(mm, haddr, nr_used, nr_copied, who, r);
+}
+
+/*
+ * The fault @vmf made the range at @haddr due for promotion: promote it
+ * in place before the fault returns. A range with private copies (pages
+ * written after a fork()) is left to khugepaged, which copies them back
+ * with mmap_lock held for writing; so is any range this attempt fails on.
+ * Context: VMA or mmap lock held for reading, no other lock.
+ */
+static void thp_reserve_promote_in_fault(struct vm_fault *vmf,
+					 unsigned long haddr,
+					 enum thp_reserve_promoter who)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	struct thp_reserve_plan plan = { };
+	enum thp_reserve_promote_result r;
+	unsigned int nr_used = 0;
+
+	r = thp_reserve_promote_check(mm, vma, haddr, who, &plan, &nr_used,
+				      true);
+	if (r == THP_RES_PROMOTED) {
+		if (plan.marked)
+			r = thp_reserve_promote_shared(vma, vmf->pmd, haddr, who,
+						       &plan, &nr_used);
+		else
+			r = THP_RES_PROMOTE_BUSY;
+		thp_reserve_unmark(mm, haddr, &plan);
+		folio_put(plan.block);
+	}
+	thp_reserve_promote_count(mm, haddr, who, nr_used, 0, r);
+}
+
 /**
  * thp_reserve_promote - map a reservation's block by one PMD, in place
  * @mm: the address space
  * @haddr: PMD-aligned address of the range
- * @who: khugepaged (at promotion_threshold used pages), MADV_COLLAPSE (at
- *	once) or the worker that promotes full blocks
+ * @who: khugepaged (at promotion_threshold used pages) or MADV_COLLAPSE
+ *	(at once)
  * @mmap_locked: set to false when mmap_lock was released
  *
  * The never-used pages of the block are zeroed, pages copied on write
  * after a fork() are copied back one base page each, and the block, which
- * the range already used, is mapped by a PMD; its page table is deposited.
- * Nothing is allocated and the used pages are not copied. A first pass
- * under mmap_lock for reading decides whether it can work; the promotion
- * itself holds mmap_lock for writing, like a collapse.
+ * the range already used, is mapped by a PMD. Nothing is allocated but a
+ * page table to deposit, and the used pages are not copied. A first pass
+ * under the PTL decides whether it can work. A range without private
+ * copies is then promoted with mmap_lock held for reading, as a fault
+ * promotes (thp_reserve_promote_shared()); one with copies with mmap_lock
+ * held for writing, like a collapse, since the copies must not change
+ * while they are copied back.
  *
  * A range with pinned, shared, swapped-out or migrating pages, or no
  * longer inside one suitable VMA, stays PTE-mapped and keeps its
@@ -2197,15 +2539,28 @@ enum thp_reserve_promote_result
 thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 		    enum thp_reserve_promoter who, bool *mmap_locked)
 {
+	struct vm_area_struct *vma = vma_lookup(mm, haddr);
 	enum thp_reserve_promote_result r;
 	struct thp_reserve_plan plan = { };
 	unsigned int nr_used = 0, nr_copied = 0;
+	pmd_t *pmd;
 
 	VM_WARN_ON_ONCE(haddr & ~HPAGE_PMD_MASK);
-	r = thp_reserve_promote_check(mm, haddr, who, &plan, &nr_used);
-	if (r == THP_RES_PROMOTED) {
+	mmap_assert_locked(mm);
+	r = thp_reserve_promote_check(mm, vma, haddr, who, &plan, &nr_used,
+				      true);
+	if (r == THP_RES_PROMOTED && plan.marked) {
+		/* mm_find_pmd() found it in the first pass: it is still there. */
+		pmd = mm_find_pmd(mm, haddr);
+		r = pmd ? thp_reserve_promote_shared(vma, pmd, haddr, who, &plan,
+						     &nr_used) :
+			  THP_RES_PROMOTE_NONE;
+		thp_reserve_unmark(mm, haddr, &plan);
+		folio_put(plan.block);
+	} else if (r == THP_RES_PROMOTED) {
 		struct folio *block = plan.block;
 
+		/* Private copies: they are copied back with the range detached. */
 		mmap_read_unlock(mm);
 		*mmap_locked = false;
 		mmap_write_lock(mm);
@@ -2214,73 +2569,11 @@ thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 		mmap_write_unlock(mm);
 		folio_put(block);
 	}
-	switch (r) {
-	case THP_RES_PROMOTE_NONE:
-	case THP_RES_PROMOTE_BELOW:
-		return r;
-	case THP_RES_PROMOTED:
-		count_vm_event(THP_RES_PROMOTE);
-		count_mthp_stat(HPAGE_PMD_ORDER, MTHP_STAT_RES_PROMOTE);
-		break;
-	default:
-		count_vm_event(THP_RES_PROMOTE_FAILED);
-		break;
-	}
-	trace_thp_res_promote(mm, haddr, nr_used, nr_copied, r);
+	thp_reserve_promote_count(mm, haddr, who, nr_used, nr_copied, r);
 	if (who == THP_RES_BY_MADVISE && *mmap_locked &&
 	    (r == THP_RES_PROMOTE_SHARED || r == THP_RES_PROMOTE_SWAPPED))
 		return THP_RES_PROMOTE_FALLBACK;
 	return r;
-}
-
-/*
- * Promotion of a full block, queued by the fault that used its last page:
- * that fault holds mmap_lock for reading or only its VMA lock, and cannot
- * take mmap_lock for writing.
- */
-struct thp_reserve_promote_work {
-	struct work_struct work;
-	struct mm_struct *mm;	/* with an mmgrab() reference */
-	unsigned long haddr;
-};
-
-static void thp_reserve_promote_workfn(struct work_struct *work)
-{
-	struct thp_reserve_promote_work *w =
-		container_of(work, struct thp_reserve_promote_work, work);
-	struct mm_struct *mm = w->mm;
-	bool locked = true;
-
-	if (mmget_not_zero(mm)) {
-		/* A per-CPU LRU batch may still hold a reference on the block. */
-		lru_add_drain_all();
-		mmap_read_lock(mm);
-		thp_reserve_promote(mm, w->haddr, THP_RES_BY_FULL, &locked);
-		if (locked)
-			mmap_read_unlock(mm);
-		mmput(mm);
-	}
-	mmdrop(mm);
-	kfree(w);
-}
-
-/*
- * Queue the promotion of the full block at @haddr. Without memory for the
- * work item, khugepaged promotes it at its next scan.
- */
-static void thp_reserve_queue_promotion(struct mm_struct *mm,
-					unsigned long haddr)
-{
-	struct thp_reserve_promote_work *w;
-
-	w = kmalloc(sizeof(*w), GFP_KERNEL | __GFP_NOWARN);
-	if (!w)
-		return;
-	INIT_WORK(&w->work, thp_reserve_promote_workfn);
-	mmgrab(mm);
-	w->mm = mm;
-	w->haddr = haddr;
-	queue_work(system_unbound_wq, &w->work);
 }
 
 /* ---- reclaim ------------------------------------------------------------ */
@@ -2835,6 +3128,29 @@ static ssize_t promotion_threshold_store(struct kobject *kobj,
 struct kobj_attribute thp_reserve_threshold_attr =
 	__ATTR(promotion_threshold, 0644, promotion_threshold_show,
 	       promotion_threshold_store);
+
+static ssize_t promotion_early_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(thp_reserve_early));
+}
+
+/* 0 (never) or 2 to HPAGE_PMD_NR: one used page is no order. */
+static ssize_t promotion_early_store(struct kobject *kobj,
+				     struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	unsigned int val;
+
+	if (kstrtouint(buf, 10, &val) || val == 1 || val > HPAGE_PMD_NR)
+		return -EINVAL;
+	WRITE_ONCE(thp_reserve_early, val);
+	return count;
+}
+
+struct kobj_attribute thp_reserve_early_attr =
+	__ATTR(promotion_early, 0644, promotion_early_show,
+	       promotion_early_store);
 
 static int __init thp_reserve_init(void)
 {

@@ -5,9 +5,10 @@
 # THP (enabled=always with promotion_threshold=1), with reservations
 # (enabled=always, the default threshold) and without THP (enabled=never),
 # and that every reserved page comes back when the workloads exit. With
-# reservations each workload reports again after khugepaged had time to
-# promote: the 300-page ranges are promoted in place by khugepaged, the
-# dense ones at once when their last page is used, the sparse ones never.
+# reservations the 300-page and the dense ranges, written in order from
+# their first page, are promoted in place by their 16th fault
+# (promotion_early), the sparse ones never; each workload reports again
+# after khugepaged had time to promote (it has nothing left to do).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 touch_bin=$top/build/tools/thp_touch
@@ -17,7 +18,7 @@ echo "kernel: $(uname -r)"
 echo
 echo "== THP knobs ($thp)"
 for f in enabled defrag use_zero_page shrink_underused promotion_threshold \
-	khugepaged/max_ptes_none khugepaged/scan_sleep_millisecs; do
+	promotion_early khugepaged/max_ptes_none khugepaged/scan_sleep_millisecs; do
 	[ -f "$thp/$f" ] && printf '  %-32s %s\n' "$f" "$(cat "$thp/$f")"
 done
 if [ -f "$thp/promotion_threshold" ]; then
@@ -55,9 +56,11 @@ echo "Rss is what the workload pays for; MemFree is what the system lost while"
 echo "it ran. With reservations the sparse workload pays for one 4 kB page per"
 echo "2 MiB instead of 2 MiB, while the whole block stays reserved for it"
 echo "(nr_thp_reserved) and counts as available in MemAvailable. Ranges with"
-echo "at least promotion_threshold pages in use are promoted in place"
-echo "(thp_res_promote, res_pages_collapsed): the same blocks become huge"
-echo "pages, with no new allocation (thp_collapse_alloc stays 0) and no copy."
+echo "at least promotion_threshold pages in use, or filled in order from their"
+echo "first page (promotion_early pages), are promoted in place by the fault"
+echo "that gets them there (thp_res_promote, thp_res_promote_early): the same"
+echo "blocks become huge pages, with no new allocation (thp_collapse_alloc"
+echo "stays 0) and no copy."
 echo
 echo "== after the workloads exited"
 echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null || true

@@ -36,7 +36,7 @@ buddyinfo=${GT_BUDDYINFO:-/proc/buddyinfo}
 save_settings() {
 	cd "$thp" || return
 	for f in enabled defrag use_zero_page shrink_underused promotion_threshold \
-		khugepaged/defrag khugepaged/max_ptes_none khugepaged/max_ptes_swap \
+		promotion_early khugepaged/defrag khugepaged/max_ptes_none khugepaged/max_ptes_swap \
 		khugepaged/max_ptes_shared khugepaged/pages_to_scan \
 		khugepaged/scan_sleep_millisecs khugepaged/alloc_sleep_millisecs \
 		hugepages-*kB/enabled; do

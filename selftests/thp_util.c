@@ -78,7 +78,7 @@ void thp_set(const char *name, const char *val)
 }
 
 static const char * const saved_names[] = {
-	"enabled", "defrag", "use_zero_page", "promotion_threshold",
+	"enabled", "defrag", "use_zero_page", "promotion_threshold", "promotion_early",
 	"khugepaged/scan_sleep_millisecs", "khugepaged/pages_to_scan",
 	"khugepaged/max_ptes_none", "hugepages-2048kB/enabled",
 	"hugepages-16kB/enabled", "hugepages-32kB/enabled", "hugepages-64kB/enabled",

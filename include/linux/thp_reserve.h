@@ -46,7 +46,8 @@ enum thp_reserve_reason {
 enum thp_reserve_promoter {
 	THP_RES_BY_KHUGEPAGED,	/* at promotion_threshold used pages */
 	THP_RES_BY_MADVISE,	/* MADV_COLLAPSE: at once, any threshold */
-	THP_RES_BY_FULL,	/* a worker, once every page is in use */
+	THP_RES_BY_FAULT,	/* the fault that reaches the threshold */
+	THP_RES_BY_EARLY,	/* the fault that completes a sequential start */
 };
 
 /*
@@ -70,6 +71,7 @@ enum thp_reserve_promote_result {
 #ifdef CONFIG_THP_RESERVATIONS
 
 extern struct kobj_attribute thp_reserve_threshold_attr;
+extern struct kobj_attribute thp_reserve_early_attr;
 
 bool thp_reserve_fault(struct vm_fault *vmf, vm_fault_t *ret);
 bool __thp_reserve_populate(struct vm_fault *vmf, vm_fault_t *ret);

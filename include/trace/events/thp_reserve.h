@@ -34,6 +34,11 @@ TRACE_DEFINE_ENUM(THP_RES_PROMOTE_MIGRATING);
 TRACE_DEFINE_ENUM(THP_RES_PROMOTE_BUSY);
 TRACE_DEFINE_ENUM(THP_RES_PROMOTE_FALLBACK);
 
+TRACE_DEFINE_ENUM(THP_RES_BY_KHUGEPAGED);
+TRACE_DEFINE_ENUM(THP_RES_BY_MADVISE);
+TRACE_DEFINE_ENUM(THP_RES_BY_FAULT);
+TRACE_DEFINE_ENUM(THP_RES_BY_EARLY);
+
 /* A reservation was made: the block at @pfn backs the range at @haddr. */
 TRACE_EVENT(thp_res_alloc,
 	    TP_PROTO(struct mm_struct *mm, unsigned long haddr,
@@ -83,25 +88,28 @@ TRACE_EVENT(thp_res_release,
 );
 
 /*
- * A promotion attempt on the range at @haddr with @nr_used pages in use:
- * @nr_copied base pages were copied back into the block (pages written
- * after a fork), and @result says how it ended.
+ * A promotion attempt on the range at @haddr with @nr_used pages in use,
+ * asked for by @who: @nr_copied base pages were copied back into the
+ * block (pages written after a fork), and @result says how it ended.
  */
 TRACE_EVENT(thp_res_promote,
 	    TP_PROTO(struct mm_struct *mm, unsigned long haddr,
-		     unsigned int nr_used, unsigned int nr_copied, int result),
-	    TP_ARGS(mm, haddr, nr_used, nr_copied, result),
+		     unsigned int nr_used, unsigned int nr_copied, int who,
+		     int result),
+	    TP_ARGS(mm, haddr, nr_used, nr_copied, who, result),
 	    TP_STRUCT__entry(__field(struct mm_struct *, mm)
 			     __field(unsigned long, haddr)
 			     __field(unsigned int, nr_used)
 			     __field(unsigned int, nr_copied)
+			     __field(int, who)
 			     __field(int, result)),
 	    TP_fast_assign(__entry->mm = mm;
 			   __entry->haddr = haddr;
 			   __entry->nr_used = nr_used;
 			   __entry->nr_copied = nr_copied;
+			   __entry->who = who;
 			   __entry->result = result;),
-	    TP_printk("mm=%p haddr=0x%lx nr_used=%u nr_copied=%u result=%s",
+	    TP_printk("mm=%p haddr=0x%lx nr_used=%u nr_copied=%u result=%s by=%s",
 		      __entry->mm, __entry->haddr, __entry->nr_used,
 		      __entry->nr_copied,
 		      __print_symbolic(__entry->result,
@@ -115,7 +123,12 @@ TRACE_EVENT(thp_res_promote,
 				       { THP_RES_PROMOTE_SWAPPED, "swapped" },
 				       { THP_RES_PROMOTE_MIGRATING, "migrating" },
 				       { THP_RES_PROMOTE_BUSY, "busy" },
-				       { THP_RES_PROMOTE_FALLBACK, "fallback" }))
+				       { THP_RES_PROMOTE_FALLBACK, "fallback" }),
+		      __print_symbolic(__entry->who,
+				       { THP_RES_BY_KHUGEPAGED, "khugepaged" },
+				       { THP_RES_BY_MADVISE, "madvise" },
+				       { THP_RES_BY_FAULT, "fault" },
+				       { THP_RES_BY_EARLY, "early" }))
 );
 
 #endif /* _TRACE_THP_RESERVE_H */

@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * THP reservations: promotion in the fault path. The fault that brings a
+ * reservation to promotion_threshold used pages promotes it in place
+ * before it returns, and so does the fault that completes the first
+ * promotion_early pages of a range when they are its only used pages (a
+ * fill in order from the range's start). khugepaged sleeps for 600 s in
+ * every case: whatever is PMD-mapped when a write returns was promoted by
+ * a fault.
+ *
+ * Each case checks exact counter deltas (thp_res_promote, _early, _failed,
+ * thp_res_alloc, thp_res_populate, nr_thp_reserved), the minor faults the
+ * writes took (getrusage()), AnonHugePages, that every page of a promoted
+ * range is the page of the block it used before (pagemap), and every byte
+ * of what was written. Needs root.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "thp_util.h"
+
+#define PMD		PMD_SIZE_BYTES
+#define PG		4096UL
+#define NPG		((int)(PMD / PG))
+#define WORDS		(PG / sizeof(uint64_t))
+#define TRACE_DIR	"/sys/kernel/tracing/"
+#define PROMOTE_EVENT	TRACE_DIR "events/thp_reserve/thp_res_promote/enable"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/* ---- data ------------------------------------------------------------- */
+
+/* Word w of page pg written in round r: never zero. */
+static uint64_t word(int r, long pg, unsigned long w)
+{
+	return ((uint64_t)(r + 1) << 48) ^ ((uint64_t)pg << 20) ^ (w * 0x9e3779b9ULL) ^ 1;
+}
+
+static void write_page(char *p, long pg, int r)
+{
+	uint64_t *q = (uint64_t *)(p + pg * PG);
+
+	for (unsigned long w = 0; w < WORDS; w++)
+		q[w] = word(r, pg, w);
+}
+
+/* 1: page pg holds round r's data; 0: it holds zeroes; -1: anything else. */
+static int page_state(const char *p, long pg, int r)
+{
+	const uint64_t *q = (const uint64_t *)(p + pg * PG);
+	bool data = true, zero = true;
+
+	for (unsigned long w = 0; w < WORDS; w++) {
+		data &= q[w] == word(r, pg, w);
+		zero &= !q[w];
+	}
+	return data ? 1 : zero ? 0 : -1;
+}
+
+/* Pages [0, n) of the len bytes at p: round r's data where written[], else zero. */
+static bool verify(const char *what, const char *p, long n, const bool *written, int r)
+{
+	for (long pg = 0; pg < n; pg++) {
+		int want = written[pg] ? 1 : 0, got = page_state(p, pg, r);
+
+		if (got != want) {
+			ksft_print_msg("%s: page %ld holds %s, want %s\n", what, pg,
+				       got < 0 ? "garbage" : got ? "data" : "zeroes",
+				       want ? "data" : "zeroes");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+struct counters {
+	long promote, early, failed, alloc, populate, reserved;
+};
+
+static void counters_read(struct counters *c)
+{
+	vmstat_refresh();
+	c->promote = vmstat_get("thp_res_promote");
+	c->early = vmstat_get("thp_res_promote_early");
+	c->failed = vmstat_get("thp_res_promote_failed");
+	c->alloc = vmstat_get("thp_res_alloc");
+	c->populate = vmstat_get("thp_res_populate");
+	c->reserved = vmstat_get("nr_thp_reserved");
+}
+
+/* Check b - a against want (LONG_MIN: not checked), by name. */
+static bool deltas(const char *what, const struct counters *a, const struct counters *b,
+		   long promote, long early, long failed, long alloc, long populate,
+		   long reserved)
+{
+	static const char * const name[] = {
+		"thp_res_promote", "thp_res_promote_early", "thp_res_promote_failed",
+		"thp_res_alloc", "thp_res_populate", "nr_thp_reserved",
+	};
+	const long want[] = { promote, early, failed, alloc, populate, reserved };
+	const long got[] = {
+		b->promote - a->promote, b->early - a->early, b->failed - a->failed,
+		b->alloc - a->alloc, b->populate - a->populate, b->reserved - a->reserved,
+	};
+	bool ok = true;
+
+	for (int i = 0; i < 6; i++) {
+		if (want[i] == LONG_MIN || got[i] == want[i])
+			continue;
+		ksft_print_msg("%s: %s %+ld, want %+ld\n", what, name[i], got[i], want[i]);
+		ok = false;
+	}
+	return ok;
+}
+
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* Every page of the 2 MiB range at p is the page of one aligned block. */
+static bool in_place(const char *what, char *p)
+{
+	unsigned long pfn0 = pagemap_pfn(p);
+
+	if (!pfn0 || pfn0 % NPG) {
+		ksft_print_msg("%s: first page at pfn %#lx, not a block's\n", what, pfn0);
+		return false;
+	}
+	for (int pg = 1; pg < NPG; pg++) {
+		if (pagemap_pfn(p + pg * PG) != pfn0 + pg) {
+			ksft_print_msg("%s: page %d at pfn %#lx, want %#lx\n", what, pg,
+				       pagemap_pfn(p + pg * PG), pfn0 + pg);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* len bytes, 2 MiB aligned, between PROT_NONE guards: a VMA of its own. */
+static char *map_region(size_t len)
+{
+	char *g = mmap_aligned(len + 2 * PMD);
+
+	if (mprotect(g, PMD, PROT_NONE) || mprotect(g + PMD + len, PMD, PROT_NONE))
+		ksft_exit_fail_msg("mprotect guard: %s\n", strerror(errno));
+	return g + PMD;
+}
+
+static void unmap_region(char *p, size_t len)
+{
+	munmap(p - PMD, len + 2 * PMD);
+}
+
+/* A deterministic permutation of [0, n) from seed (Fisher-Yates, LCG). */
+static void permute(int *v, int n, unsigned int seed)
+{
+	for (int i = 0; i < n; i++)
+		v[i] = i;
+	for (int i = n - 1; i > 0; i--) {
+		int j, tmp;
+
+		seed = seed * 1103515245u + 12345u;
+		j = (int)((seed >> 8) % (unsigned int)(i + 1));
+		tmp = v[i];
+		v[i] = v[j];
+		v[j] = tmp;
+	}
+}
+
+/* ---- the thp_res_promote tracepoint ----------------------------------- */
+
+static bool trace_on;
+
+static void trace_begin(void)
+{
+	trace_on = !write_file(TRACE_DIR "trace", "") && !write_file(PROMOTE_EVENT, "1");
+	if (!trace_on)
+		ksft_print_msg("cannot trace thp_res_promote\n");
+}
+
+/* Lines of the trace for the range at p that contain want. */
+static int trace_count(char *p, const char *want)
+{
+	char haddr[64], line[512];
+	int n = 0;
+	FILE *f;
+
+	if (!trace_on)
+		return -1;
+	write_file(PROMOTE_EVENT, "0");
+	snprintf(haddr, sizeof(haddr), " haddr=0x%lx ", (unsigned long)p);
+	f = fopen(TRACE_DIR "trace", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " thp_res_promote: ") && strstr(line, haddr) &&
+		    strstr(line, want))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* ---- cases ------------------------------------------------------------ */
+
+struct tcase {
+	const char *name;
+	struct counters c0;
+	bool ok;
+};
+
+static void case_begin(struct tcase *t, const char *name)
+{
+	t->name = name;
+	t->ok = true;
+	counters_read(&t->c0);
+}
+
+/* No reservation outlives the case. */
+static void case_end(struct tcase *t)
+{
+	struct counters c;
+
+	counters_read(&c);
+	if (c.reserved != t->c0.reserved) {
+		ksft_print_msg("after the case: nr_thp_reserved %ld, was %ld\n",
+			       c.reserved, t->c0.reserved);
+		t->ok = false;
+	}
+	ksft_test_result(t->ok, "%s\n", t->name);
+}
+
+#define NR_SEQ	8	/* ranges of the sequential fill */
+
+/*
+ * A sequential first touch of 8 ranges (every byte, in order) takes 16
+ * faults per range: the 16th promotes the range early, in place, and the
+ * other 496 pages are written through the PMD with no fault at all.
+ */
+static void test_early_sequential(void)
+{
+	static bool written[NR_SEQ * 512];
+	struct counters a, b;
+	struct tcase t;
+	long f0, faults;
+	char *p;
+
+	case_begin(&t, "early: a sequential first touch takes 16 faults per 2 MiB, then a PMD");
+	p = map_region(NR_SEQ * PMD);
+	trace_begin();
+	counters_read(&a);
+	f0 = minor_faults();
+	for (long pg = 0; pg < NR_SEQ * NPG; pg++)
+		write_page(p, pg, 0);
+	faults = minor_faults() - f0;
+	counters_read(&b);
+	for (long pg = 0; pg < NR_SEQ * NPG; pg++)
+		written[pg] = true;
+	t.ok &= expect("minor faults", faults, NR_SEQ * 16);
+	t.ok &= deltas("sequential", &a, &b, NR_SEQ, NR_SEQ, 0, NR_SEQ, NR_SEQ * 15, 0);
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), NR_SEQ * 2048);
+	for (int r = 0; r < NR_SEQ; r++)
+		t.ok &= in_place("range", p + r * PMD);
+	t.ok &= expect("trace lines 'nr_used=16 ... result=promoted by=early'",
+		       trace_count(p, " nr_used=16 nr_copied=0 result=promoted by=early"), 1);
+	t.ok &= verify("sequential", p, NR_SEQ * NPG, written, 0);
+	unmap_region(p, NR_SEQ * PMD);
+	case_end(&t);
+}
+
+/*
+ * Only a range whose used pages are exactly its first 16 is promoted
+ * early: the first 16 in reverse order are; 15 of them and another page,
+ * then the 16th, are not (17 used); 128 pages in random order are not;
+ * with promotion_early=0 a sequential start is not.
+ */
+static void test_early_only_in_order(void)
+{
+	static bool w[4][512];
+	struct counters a, b;
+	int perm[512];
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "early: only a range that used exactly its first 16 pages");
+	p = map_region(4 * PMD);
+	counters_read(&a);
+	/* Range 0: pages 15..0. */
+	for (int pg = 15; pg >= 0; pg--) {
+		write_page(p, pg, 0);
+		w[0][pg] = true;
+	}
+	/* Range 1: pages 1..15, 100, then 0. */
+	for (int pg = 1; pg < 16; pg++) {
+		write_page(p + PMD, pg, 0);
+		w[1][pg] = true;
+	}
+	write_page(p + PMD, 100, 0);
+	write_page(p + PMD, 0, 0);
+	w[1][100] = w[1][0] = true;
+	/* Range 2: 128 pages in random order, not all of the first 16. */
+	permute(perm, NPG, 2);
+	for (int i = 0; i < 128; i++) {
+		write_page(p + 2 * PMD, perm[i], 0);
+		w[2][perm[i]] = true;
+	}
+	for (int pg = 0, n = 0; pg < 16; pg++)
+		if (w[2][pg] && ++n == 16)
+			ksft_exit_fail_msg("permutation 2 holds all first 16 pages\n");
+	/* Range 3: pages 0..15 with promotion_early=0. */
+	thp_set("promotion_early", "0");
+	for (int pg = 0; pg < 16; pg++) {
+		write_page(p + 3 * PMD, pg, 0);
+		w[3][pg] = true;
+	}
+	thp_set("promotion_early", "16");
+	counters_read(&b);
+	t.ok &= deltas("four ranges", &a, &b, 1, 1, 0, 4, 15 + 16 + 127 + 15,
+		       (NPG - 17) + (NPG - 128) + (NPG - 16));
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= in_place("range 0 (pages 15..0)", p);
+	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 2048 + 4 * (17 + 128 + 16));
+	for (int r = 0; r < 4; r++)
+		t.ok &= verify("range", p + r * PMD, NPG, w[r], 0);
+	unmap_region(p, 4 * PMD);
+	case_end(&t);
+}
+
+/*
+ * promotion_threshold=64, early promotion off: 63 writes in random order
+ * leave the range reserved; the 64th promotes it before it returns (64
+ * faults in all, at most threshold + 1); at threshold 512 a full random
+ * fill is promoted by its 512th fault.
+ */
+static void test_threshold_in_fault(void)
+{
+	static bool w[2][512];
+	struct counters a, b;
+	int perm[512];
+	struct tcase t;
+	long f0, f1;
+	char *p;
+
+	case_begin(&t, "threshold: the fault that uses the threshold-th page promotes");
+	/* Fault the bookkeeping in now: only the region's faults count below. */
+	memset(w, 0, sizeof(w));
+	thp_set("promotion_early", "0");
+	thp_set("promotion_threshold", "64");
+	p = map_region(2 * PMD);
+	permute(perm, NPG, 7);
+	trace_begin();
+	counters_read(&a);
+	f0 = minor_faults();
+	for (int i = 0; i < 63; i++) {
+		write_page(p, perm[i], 0);
+		w[0][perm[i]] = true;
+	}
+	f0 = minor_faults() - f0;
+	counters_read(&b);
+	t.ok &= deltas("63 used", &a, &b, 0, 0, 0, 1, 62, NPG - 63);
+	t.ok &= expect("AnonHugePages kB with 63 used", smaps_kb(p, "AnonHugePages"), 0);
+	f1 = minor_faults();
+	write_page(p, perm[63], 0);
+	w[0][perm[63]] = true;
+	t.ok &= expect("minor faults for 64 writes", f0 + minor_faults() - f1, 64);
+	counters_read(&b);
+	t.ok &= deltas("64 used", &a, &b, 1, 0, 0, 1, 63, 0);
+	t.ok &= expect("AnonHugePages kB with 64 used", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= in_place("64 used", p);
+	t.ok &= expect("trace lines 'nr_used=64 ... result=promoted by=fault'",
+		       trace_count(p, " nr_used=64 nr_copied=0 result=promoted by=fault"), 1);
+	t.ok &= verify("64 used", p, NPG, w[0], 0);
+
+	thp_set("promotion_threshold", "512");
+	permute(perm, NPG, 11);
+	counters_read(&a);
+	f0 = minor_faults();
+	for (int i = 0; i < NPG - 1; i++) {
+		write_page(p + PMD, perm[i], 0);
+		w[1][perm[i]] = true;
+	}
+	f0 = minor_faults() - f0;
+	t.ok &= expect("AnonHugePages kB with 511 used", smaps_kb(p, "AnonHugePages"), 2048);
+	f1 = minor_faults();
+	write_page(p + PMD, perm[NPG - 1], 0);
+	w[1][perm[NPG - 1]] = true;
+	t.ok &= expect("minor faults for 512 writes", f0 + minor_faults() - f1, NPG);
+	counters_read(&b);
+	t.ok &= deltas("512 used", &a, &b, 1, 0, 0, 1, NPG - 1, 0);
+	t.ok &= expect("AnonHugePages kB, full", smaps_kb(p, "AnonHugePages"), 4096);
+	t.ok &= in_place("512 used", p + PMD);
+	t.ok &= verify("512 used", p + PMD, NPG, w[1], 0);
+	thp_set("promotion_threshold", "256");
+	thp_set("promotion_early", "16");
+	unmap_region(p, 2 * PMD);
+	case_end(&t);
+}
+
+/*
+ * A page with a GUP reference (vmsplice into a pipe) makes the promotion
+ * at the threshold fail cleanly: counted and traced as pinned, the range
+ * stays PTE-mapped and reserved, no later fault tries again; once the pipe
+ * is read, MADV_COLLAPSE promotes it in place.
+ */
+static void test_pinned(void)
+{
+	static bool w[512];
+	struct counters a, b;
+	struct iovec iov;
+	struct tcase t;
+	char buf[PG];
+	int fds[2];
+	char *p;
+
+	case_begin(&t, "pinned: a GUP reference fails the promotion in the fault cleanly");
+	thp_set("promotion_early", "0");
+	thp_set("promotion_threshold", "64");
+	p = map_region(PMD);
+	for (int pg = 0; pg < 63; pg++) {
+		write_page(p, pg * 2, 0);
+		w[pg * 2] = true;
+	}
+	if (pipe(fds))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	iov.iov_base = p + 10 * PG;
+	iov.iov_len = PG;
+	t.ok &= expect("vmsplice", vmsplice(fds[1], &iov, 1, 0), PG);
+	trace_begin();
+	counters_read(&a);
+	for (int pg = 63; pg < 100; pg++) {
+		write_page(p, pg * 2, 0);
+		w[pg * 2] = true;
+	}
+	counters_read(&b);
+	t.ok &= deltas("pinned, 64..100 used", &a, &b, 0, 0, 1, 0, 37, -37);
+	t.ok &= expect("trace lines 'result=pinned by=fault'",
+		       trace_count(p, " nr_used=64 nr_copied=0 result=pinned by=fault"), 1);
+	t.ok &= expect("AnonHugePages kB, pinned", smaps_kb(p, "AnonHugePages"), 0);
+	t.ok &= expect("Rss kB, pinned", smaps_kb(p, "Rss"), 400);
+	t.ok &= verify("pinned", p, NPG, w, 0);
+	t.ok &= expect("bytes read from the pipe", read(fds[0], buf, PG), PG);
+	t.ok &= expect("pipe data is page 10's", !memcmp(buf, p + 10 * PG, PG), 1);
+	close(fds[0]);
+	close(fds[1]);
+	counters_read(&a);
+	if (madvise(p, PMD, MADV_COLLAPSE))
+		ksft_print_msg("MADV_COLLAPSE: %s\n", strerror(errno));
+	counters_read(&b);
+	t.ok &= deltas("unpinned, MADV_COLLAPSE", &a, &b, 1, 0, 0, 0, 0, -(NPG - 100));
+	t.ok &= expect("AnonHugePages kB, unpinned", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= in_place("unpinned", p);
+	t.ok &= verify("unpinned", p, NPG, w, 0);
+	thp_set("promotion_threshold", "256");
+	thp_set("promotion_early", "16");
+	unmap_region(p, PMD);
+	case_end(&t);
+}
+
+#define NR_THREADS	3
+#define NR_SHARED	8	/* ranges the threads fill together */
+
+struct filler {
+	pthread_t tid;
+	char *p;
+	int k;
+};
+
+/* Thread k writes every page pg with pg % NR_THREADS == k, in order. */
+static void *fill_share(void *arg)
+{
+	struct filler *f = arg;
+
+	for (long pg = f->k; pg < NR_SHARED * NPG; pg += NR_THREADS)
+		write_page(f->p, pg, 0);
+	return NULL;
+}
+
+/*
+ * Three threads fill 8 neighbouring ranges together, interleaved page by
+ * page: every range is promoted by a fault (early or at the threshold),
+ * none fails, nothing is left reserved and every byte is what was written.
+ */
+static void test_threads(void)
+{
+	static bool written[NR_SHARED * 512];
+	struct filler f[NR_THREADS];
+	struct counters a, b;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "threads: three threads filling 8 ranges together");
+	p = map_region(NR_SHARED * PMD);
+	counters_read(&a);
+	for (int k = 0; k < NR_THREADS; k++) {
+		f[k].p = p;
+		f[k].k = k;
+		if (pthread_create(&f[k].tid, NULL, fill_share, &f[k]))
+			ksft_exit_fail_msg("pthread_create\n");
+	}
+	for (int k = 0; k < NR_THREADS; k++)
+		pthread_join(f[k].tid, NULL);
+	counters_read(&b);
+	for (long pg = 0; pg < NR_SHARED * NPG; pg++)
+		written[pg] = true;
+	t.ok &= deltas("threads", &a, &b, NR_SHARED, LONG_MIN, 0, LONG_MIN, LONG_MIN, 0);
+	ksft_print_msg("threads: thp_res_promote_early %+ld, thp_res_alloc %+ld, populate %+ld\n",
+		       b.early - a.early, b.alloc - a.alloc, b.populate - a.populate);
+	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), NR_SHARED * 2048);
+	for (int r = 0; r < NR_SHARED; r++)
+		t.ok &= in_place("range", p + r * PMD);
+	t.ok &= verify("threads", p, NR_SHARED * NPG, written, 0);
+	unmap_region(p, NR_SHARED * PMD);
+	case_end(&t);
+}
+
+#define RACE_ROUNDS	60
+#define RACE_RANGES	4
+
+struct racer {
+	char *p;
+	int round;
+	int op;
+	pthread_barrier_t start, done;
+	bool stop;
+};
+
+/*
+ * The other thread of a round: while the main thread fills the ranges in
+ * order (each promoted by its 16th fault), it drops, re-protects or forks
+ * the memory under it. What it does depends on the round.
+ */
+static void *race_other(void *arg)
+{
+	struct racer *r = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&r->start);
+		if (r->stop)
+			return NULL;
+		for (int i = 0; i < 8; i++) {
+			char *q = r->p + (i % RACE_RANGES) * PMD;
+			pid_t pid;
+
+			switch (r->op) {
+			case 0:	/* drop a page of the range's start */
+				madvise(q + (i % 16) * PG, PG, MADV_DONTNEED);
+				break;
+			case 1:	/* split the VMA at the range and merge it back */
+				mprotect(q + PMD / 2, PMD / 2, PROT_READ | PROT_WRITE | PROT_EXEC);
+				mprotect(q + PMD / 2, PMD / 2, PROT_READ | PROT_WRITE);
+				break;
+			case 2:	/* a child shares the pages for a moment */
+				pid = fork();
+				if (!pid)
+					_exit(0);
+				if (pid > 0)
+					waitpid(pid, NULL, 0);
+				break;
+			}
+		}
+		pthread_barrier_wait(&r->done);
+	}
+}
+
+/*
+ * Faults that promote race MADV_DONTNEED, VMA splits (mprotect) and fork()
+ * from another thread, 60 rounds: every page ends as the round's data or,
+ * where it was dropped, zeroes, never anything else; munmap leaves nothing
+ * reserved.
+ */
+static void test_races(void)
+{
+	struct counters a, b;
+	struct racer r = {};
+	pthread_t tid;
+	struct tcase t;
+	int garbage = 0;
+
+	case_begin(&t, "races: promoting faults against DONTNEED, mprotect, fork");
+	pthread_barrier_init(&r.start, NULL, 2);
+	pthread_barrier_init(&r.done, NULL, 2);
+	if (pthread_create(&tid, NULL, race_other, &r))
+		ksft_exit_fail_msg("pthread_create\n");
+	counters_read(&a);
+	for (int round = 0; round < RACE_ROUNDS && !garbage; round++) {
+		r.p = map_region(RACE_RANGES * PMD);
+		r.round = round;
+		r.op = round % 3;
+		pthread_barrier_wait(&r.start);
+		for (long pg = 0; pg < RACE_RANGES * NPG; pg++)
+			write_page(r.p, pg, round);
+		pthread_barrier_wait(&r.done);
+		for (long pg = 0; pg < RACE_RANGES * NPG; pg++) {
+			int s = page_state(r.p, pg, round);
+
+			if (s == 1 || (s == 0 && r.op == 0 && pg % NPG < 16))
+				continue;
+			ksft_print_msg("round %d (op %d): page %ld holds %s\n", round, r.op, pg,
+				       s < 0 ? "garbage" : "zeroes");
+			garbage++;
+		}
+		unmap_region(r.p, RACE_RANGES * PMD);
+	}
+	r.stop = true;
+	pthread_barrier_wait(&r.start);
+	pthread_join(tid, NULL);
+	counters_read(&b);
+	t.ok &= expect("pages with wrong contents", garbage, 0);
+	ksft_print_msg("races: thp_res_promote %+ld (early %+ld), failed %+ld, alloc %+ld\n",
+		       b.promote - a.promote, b.early - a.early, b.failed - a.failed,
+		       b.alloc - a.alloc);
+	t.ok &= b.promote > a.promote;
+	case_end(&t);
+}
+
+static void (* const tests[])(void) = {
+	test_early_sequential,
+	test_early_only_in_order,
+	test_threshold_in_fault,
+	test_pinned,
+	test_threads,
+	test_races,
+};
+
+int main(void)
+{
+	char v[64];
+
+	ksft_print_header();
+	if (getpagesize() != (int)PG)
+		ksft_exit_skip("base pages are not 4 KiB\n");
+	if (thp_get_policy("promotion_early", v, sizeof(v)))
+		ksft_exit_skip("no promotion in the fault path (no " THP_SYSFS "promotion_early)\n");
+	thp_save_settings();
+	thp_set("enabled", "always");
+	if (!thp_get_policy("hugepages-2048kB/enabled", v, sizeof(v)))
+		thp_set("hugepages-2048kB/enabled", "inherit");
+	thp_set("use_zero_page", "1");
+	thp_set("promotion_threshold", "256");
+	thp_set("promotion_early", "16");
+	/* Whatever is PMD-mapped in a case was promoted by a fault. */
+	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+	ksft_set_plan(sizeof(tests) / sizeof(tests[0]));
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		tests[i]();
+	write_file(PROMOTE_EVENT, "0");
+	ksft_finished();
+}
