@@ -16,11 +16,15 @@
  * range that maps a page of the block. A record whose anchor is gone (the
  * block was split, swapped or freed behind our back) is released as stale.
  *
- * Promotion maps the block by one PMD in place: with mmap_lock held for
- * writing it detaches the range's page table, zeroes the pages never used,
- * copies back the few pages written after a fork(), moves the rmap from
- * the PTEs to the PMD and deposits the page table. Nothing is allocated and
- * the used pages are not copied.
+ * Promotion maps the block by one PMD in place: it zeroes the pages never
+ * used, moves the rmap from the PTEs to the PMD and replaces the page table
+ * by the PMD. The fault that brings a range to promotion_threshold used
+ * pages (or that completes its first promotion_early pages) does it before
+ * it returns, with only the VMA lock or mmap_lock held for reading, and so
+ * do khugepaged and MADV_COLLAPSE; only a range with pages written after a
+ * fork(), which are copied back, is promoted with mmap_lock held for
+ * writing. Nothing is allocated but a page table to deposit, and the used
+ * pages are not copied.
  *
  * Under memory pressure reclaim breaks reservations before it reclaims any
  * page in use: every reservation sits on a NUMA- and memcg-aware list_lru,
@@ -30,8 +34,8 @@
  *
  * Locking, outermost first:
  *   mmap_lock -> VMA lock -> folio lock -> anon_vma lock
- *     -> page table lock (PTL) -> thp_reserve_table.lock
- *     -> { folio trylock, list_lru node lock }
+ *     -> PMD lock -> page table lock (PTL) -> thp_reserve_table.lock
+ *     -> { folio trylock, list_lru node lock, split queue lock }
  * The populate path holds the PTL and then the table lock, and under the
  * table lock trylocks the block's folio lock, moves the entry on the
  * list_lru (taking its node lock) and updates vmstat counters. Nothing
@@ -39,8 +43,15 @@
  * Releasing, promoting and carving a block sleep for its folio lock (and
  * the locks of the pieces it is split into) with mmap_lock held and before
  * they take the anon_vma lock or a PTL, in the order of migration and
- * reclaim. Promotion holds mmap_lock for writing and write-locks the VMA
+ * reclaim. Promotion with mmap_lock held for writing write-locks the VMA
  * before it sleeps for the folio lock, as stock khugepaged does.
+ * Promotion with a read lock trylocks the block's folio lock under the
+ * PTL, where it marks the range (thp_reserve_mark()), and holds it while it
+ * zeroes; faults in the range then sleep for that folio lock with only
+ * their fault lock held, as a swap-in waits for a locked folio. It takes
+ * the anon_vma lock, the PMD lock and the PTL nested inside it, and the
+ * table lock inside both, which it holds while the PMD changes, with the
+ * rmap and the split queue's lock taken under it.
  * A split of a block by anybody else calls thp_reserve_block_split() with
  * the block's anon_vma locked for writing, before the split restores the
  * block's mappings, and that takes the PTL and the table lock of each
@@ -80,6 +91,7 @@
 #include <linux/thp_reserve.h>
 #include <linux/userfaultfd_k.h>
 #include <linux/vmstat.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 #include <asm/tlb.h>
 #include <asm/tlbflush.h>
@@ -143,11 +155,13 @@ struct thp_reserve_table {
  *	left NR_THP_RESERVED then (thp_reserve_block_split()); the release
  *	of the entry, once it is found stale, does not take them away again
  *	(table lock).
- * @promoting: a promotion with mmap_lock or the VMA lock held for reading
- *	is zeroing the block (thp_reserve_promote_shared()); faults in the
- *	range hand out nothing and retry until it ends. Set under the PTL of
- *	the range, with the plan that decides which pages are zeroed, and
- *	cleared by the same promotion if it fails (table lock).
+ * @promoter: the task promoting the range with mmap_lock or the VMA lock
+ *	held for reading (thp_reserve_promote_shared()), which holds the
+ *	block's folio lock meanwhile; NULL if none. Faults in the range hand
+ *	out nothing and wait (thp_reserve_wait_promotion()) until the entry
+ *	is gone or unmarked. Set under the PTL of the range, with the plan
+ *	that decides which pages are zeroed, and cleared only by the same
+ *	task if the promotion fails (table lock).
  *
  * Once unhashed under the table lock an entry belongs to the thread that
  * unhashed it, and later to the split worker, which then also holds an
@@ -169,7 +183,7 @@ struct thp_reserve {
 	struct folio *split_folio;
 	enum thp_reserve_reason split_why;
 	bool gone;
-	bool promoting;
+	struct task_struct *promoter;
 };
 
 /*
@@ -1305,6 +1319,47 @@ static bool thp_reserve_zero_range_free(struct vm_fault *vmf)
 }
 
 /*
+ * Give the empty PMD range of the fault a page table, if it has none yet,
+ * and lock it: the PTE of vmf->address, with vmf->ptl held, or NULL if the
+ * PMD changed (let the fault retry); *@ret is VM_FAULT_OOM if no page
+ * table could be allocated. The table is installed under the PMD lock and
+ * its PTL taken before that lock is dropped, so no other fault can find
+ * the range with a page table but without the entry this fault is about
+ * to hash: it would map a page of its own there, and the range would
+ * never be reserved (several threads writing to a new range at once).
+ */
+static pte_t *thp_reserve_install_table(struct vm_fault *vmf, vm_fault_t *ret)
+{
+	struct mm_struct *mm = vmf->vma->vm_mm;
+	pgtable_t pgtable = pte_alloc_one(mm);
+	spinlock_t *pml;	/* the PMD's lock */
+	pte_t *pte;
+
+	*ret = 0;
+	if (!pgtable) {
+		*ret = VM_FAULT_OOM;
+		return NULL;
+	}
+	pml = pmd_lock(mm, vmf->pmd);
+	if (pmd_none(*vmf->pmd)) {
+		mm_inc_nr_ptes(mm);
+		/* The empty table before the PMD that points to it. */
+		smp_wmb();
+		pmd_populate(mm, vmf->pmd, pgtable);
+		pgtable = NULL;
+	}
+	/* The PMD lock keeps the page table: no recheck of the PMD needed. */
+	pte = pte_offset_map_nolock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	if (pte && vmf->ptl != pml)
+		spin_lock_nested(vmf->ptl, SINGLE_DEPTH_NESTING);
+	if (!pte || vmf->ptl != pml)
+		spin_unlock(pml);
+	if (pgtable)
+		pte_free(mm, pgtable);
+	return pte;
+}
+
+/*
  * Create a reservation for the range of vmf->address and map the faulting
  * page from it. With @zero the faulting PTE maps the zero page (a write
  * after reads) and the other PTEs of the range may too.
@@ -1363,13 +1418,15 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 					vmf->address,
 					vmf->address + PAGE_SIZE);
 		mmu_notifier_invalidate_range_start(&range);
-	} else if (pte_alloc(mm, vmf->pmd)) {
-		*ret = VM_FAULT_OOM;
-		result = THP_RES_DONE;
-		goto out_put;
+		vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address,
+					       &vmf->ptl);
+	} else {
+		vmf->pte = thp_reserve_install_table(vmf, ret);
+		if (*ret) {
+			result = THP_RES_DONE;
+			goto out_put;
+		}
 	}
-
-	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
 	if (!vmf->pte) {
 		result = THP_RES_RETRY;
 		goto out_notify;
@@ -1444,6 +1501,57 @@ out_put:
 	return result;
 }
 
+/* Is a promotion marked on the range at @haddr? */
+static bool thp_reserve_promoting(struct thp_reserve_table *t,
+				  unsigned long haddr)
+{
+	struct thp_reserve *res;
+	bool busy;
+
+	spin_lock(&t->lock);
+	res = thp_reserve_lookup(t, haddr);
+	busy = res && res->promoter;
+	spin_unlock(&t->lock);
+	return busy;
+}
+
+/*
+ * A fault found the range at @haddr marked by a promotion: wait until the
+ * promotion ends (thp_reserve_unmark() or the unhash of a promoted entry
+ * wakes it, on the table), as a swap-in waits for a locked folio: with
+ * the fault's lock dropped and VM_FAULT_RETRY where the fault allows it,
+ * else holding it, which is safe as the promoter takes no mmap or VMA
+ * lock. Waits without a reference on the block, which would fail the
+ * promotion's check of its references. No lock held on entry.
+ * Return: the fault's result.
+ */
+static vm_fault_t thp_reserve_wait_promotion(struct vm_fault *vmf,
+					     struct thp_reserve_table *t,
+					     unsigned long haddr)
+{
+	if (fault_flag_allow_retry_first(vmf->flags)) {
+		if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+			return VM_FAULT_RETRY;
+		release_fault_lock(vmf);
+		/* The table lives as long as the mm, which the fault pins. */
+		if (vmf->flags & FAULT_FLAG_KILLABLE)
+			wait_var_event_killable(t, !thp_reserve_promoting(t, haddr));
+		else
+			wait_var_event(t, !thp_reserve_promoting(t, haddr));
+		return VM_FAULT_RETRY;
+	}
+	wait_var_event(t, !thp_reserve_promoting(t, haddr));
+	return 0;
+}
+
+/* A promotion of a range of @t ended: wake the faults that wait for it. */
+static void thp_reserve_wake_promotion(struct thp_reserve_table *t)
+{
+	/* The mark's change, made under the table lock, before the check. */
+	smp_mb();
+	wake_up_var(t);
+}
+
 /*
  * Does the fault that has just used a page of @res promote it, and for
  * whom? At the threshold, and once more when the last page is used (an
@@ -1490,6 +1598,7 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	struct mmu_notifier_range range;
 	enum thp_reserve_promoter who;
 	struct folio *folio;
+	bool wait = false;
 	struct page *page;
 	bool promote;
 
@@ -1539,8 +1648,12 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	res = thp_reserve_lookup(t, haddr);
 	if (!res)
 		goto out_unlock_table;
-	/* Its pages are being zeroed; the range will be mapped by a PMD. */
-	if (res->promoting) {
+	/*
+	 * Its pages are being zeroed and the range will be mapped by a PMD:
+	 * wait for the promotion to end, then retry.
+	 */
+	if (res->promoter) {
+		wait = true;
 		result = THP_RES_RETRY;
 		goto out_unlock_table;
 	}
@@ -1595,6 +1708,8 @@ out_notify:
 				   THP_RES_KEEP);
 	if (result == THP_RES_RETRY)
 		*ret = 0;
+	if (wait)
+		*ret = thp_reserve_wait_promotion(vmf, t, haddr);
 	return result;
 }
 
@@ -1734,7 +1849,7 @@ bool thp_reserve_below_threshold(struct vm_area_struct *vma,
  */
 struct thp_reserve_plan {
 	struct folio *block;
-	bool marked;			/* the promotion set res->promoting */
+	bool marked;	/* set res->promoter and holds the block's lock */
 	unsigned int nr_mapped;		/* bits set in @mapped */
 	unsigned int nr_copy;		/* bits set in @copy */
 	DECLARE_BITMAP(mapped, HPAGE_PMD_NR);	/* maps its page of the block */
@@ -1931,8 +2046,9 @@ out:
 }
 
 /*
- * Mark the entry of the range at @haddr promoting, unless another
- * promotion has it marked. Caller holds the PTL of the range.
+ * Lock the block of @plan (a trylock) and mark the entry of the range at
+ * @haddr as promoted by the current task. Caller holds the PTL of the
+ * range, under which @plan was made.
  */
 static enum thp_reserve_promote_result
 thp_reserve_mark(struct mm_struct *mm, unsigned long haddr,
@@ -1942,20 +2058,28 @@ thp_reserve_mark(struct mm_struct *mm, unsigned long haddr,
 	enum thp_reserve_promote_result r = THP_RES_PROMOTED;
 	struct thp_reserve *res;
 
+	if (!folio_trylock(plan->block))
+		return THP_RES_PROMOTE_BUSY;
 	spin_lock(&t->lock);
 	res = thp_reserve_lookup(t, haddr);
 	if (!res)
 		r = THP_RES_PROMOTE_NONE;
-	else if (res->promoting)
+	else if (res->promoter)
 		r = THP_RES_PROMOTE_BUSY;
 	else
-		res->promoting = true;
+		res->promoter = current;
 	spin_unlock(&t->lock);
+	if (r != THP_RES_PROMOTED)
+		folio_unlock(plan->block);
 	plan->marked = r == THP_RES_PROMOTED;
 	return r;
 }
 
-/* Undo thp_reserve_mark() after a failed promotion. Any context. */
+/*
+ * Undo thp_reserve_mark() after a failed promotion: clear the mark if the
+ * range's entry still has the current task's (an entry made since for the
+ * range may be another task's), then unlock the block. Any context.
+ */
 static void thp_reserve_unmark(struct mm_struct *mm, unsigned long haddr,
 			       struct thp_reserve_plan *plan)
 {
@@ -1966,19 +2090,21 @@ static void thp_reserve_unmark(struct mm_struct *mm, unsigned long haddr,
 		return;
 	spin_lock(&t->lock);
 	res = thp_reserve_lookup(t, haddr);
-	if (res)
-		res->promoting = false;
+	if (res && res->promoter == current)
+		res->promoter = NULL;
 	spin_unlock(&t->lock);
+	folio_unlock(plan->block);
 	plan->marked = false;
+	thp_reserve_wake_promotion(t);
 }
 
 /*
  * First pass, under the PTL of the range: can the range be promoted now?
  * On success returns with a reference on the block (plan->block) and the
  * plan of the range as it was then. With @mark, a range without private
- * copies is also marked promoting (plan->marked): from then on no fault
- * maps a page of it, and the plan stays true until the caller unmarks it
- * or promotes. @vma is the VMA at @haddr, if any. Caller holds mmap_lock
+ * copies is also marked and its block locked (plan->marked): from then on
+ * no fault maps a page of it, and the plan stays true until the caller
+ * unmarks it or promotes. @vma is the VMA at @haddr, if any. Caller holds mmap_lock
  * for reading, or the VMA lock of @vma.
  */
 static enum thp_reserve_promote_result
@@ -2293,8 +2419,8 @@ out_unlock:
 /*
  * Zero the pages of @block that @mapped does not have: pages nobody ever
  * mapped, or mapped only as the zero page. Caller holds the block's folio
- * lock and has the range marked promoting, so no fault maps one
- * meanwhile; no spinlock is held.
+ * lock and has the range marked, so no fault maps one meanwhile; no
+ * spinlock is held.
  */
 static void thp_reserve_zero_unmapped(struct folio *block,
 				      unsigned long haddr,
@@ -2319,9 +2445,17 @@ static void thp_reserve_zero_unmapped(struct folio *block,
  * empty page table to deposit. On success the entry is unhashed into
  * *@claimed and the old page table is freed after an RCU grace period:
  * GUP-fast and pte_offset_map() users may still be reading it, and back
- * off once they see the PMD changed. Caller holds the VMA lock of @vma or
- * mmap_lock for reading, the block's folio lock, a reference on it and
- * the anon_vma lock.
+ * off once they see the PMD changed.
+ *
+ * The PMD is none for a moment between the flush and the new PMD. The
+ * table lock is held from the unhash until the new PMD is set, so that a
+ * MADV_DONTNEED, FREE or PAGEOUT of the range, which releases the entry
+ * under that lock before it zaps, either releases it first (the swap is
+ * not done) or zaps the new PMD: it cannot find neither entry nor PMD and
+ * skip pages it must drop.
+ *
+ * Caller holds the VMA lock of @vma or mmap_lock for reading, the block's
+ * folio lock, a reference on it and the anon_vma lock.
  */
 static enum thp_reserve_promote_result
 thp_reserve_swap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
@@ -2331,6 +2465,7 @@ thp_reserve_swap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 		     struct thp_reserve **claimed, struct thp_reserve **stale)
 {
 	struct mm_struct *mm = vma->vm_mm;
+	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
 	struct thp_reserve_plan plan = { };
 	enum thp_reserve_promote_result r;
 	spinlock_t *pml, *ptl;
@@ -2359,19 +2494,24 @@ thp_reserve_swap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	if (r == THP_RES_PROMOTED &&
 	    (plan.nr_copy || !bitmap_equal(plan.mapped, mapped, HPAGE_PMD_NR)))
 		r = THP_RES_PROMOTE_BUSY;
-	if (r == THP_RES_PROMOTED) {
-		*claimed = thp_reserve_claim(mm, haddr);
-		if (!*claimed)
-			r = THP_RES_PROMOTE_NONE;
-	}
 	if (r != THP_RES_PROMOTED)
 		goto out_ptl;
+	spin_lock(&t->lock);
+	*claimed = thp_reserve_lookup(t, haddr);
+	if (!*claimed) {
+		spin_unlock(&t->lock);
+		r = THP_RES_PROMOTE_NONE;
+		goto out_ptl;
+	}
+	thp_reserve_unhash(t, *claimed);
 
-	old = pmd_pgtable(pmdval);
 	/* GUP-fast backs off once it sees the PMD changed. */
-	pmdp_collapse_flush(vma, haddr, pmd);
+	pmdval = pmdp_collapse_flush(vma, haddr, pmd);
+	pmdp_get_lockless_sync();
+	old = pmd_pgtable(pmdval);
 	thp_reserve_unmap_ptes(vma, haddr, base, &plan);
 	thp_reserve_set_pmd(vma, haddr, pmd, pgtable, block);
+	spin_unlock(&t->lock);
 	if (ptl != pml)
 		spin_unlock(ptl);
 	pte_unmap(base);
@@ -2392,37 +2532,33 @@ out_pml:
 /*
  * Promote the range at @haddr in place with only the VMA lock of @vma or
  * mmap_lock held for reading, after thp_reserve_promote_check() found it
- * promotable without private copies and marked it (@plan, with a
- * reference on plan->block):
- *  1. allocate an empty page table to deposit;
- *  2. lock the block (a trylock: nobody waits here for reclaim or
- *     migration, and faults in the range retry while it is marked) and
- *     zero its unmapped pages outside every spinlock;
- *  3. under the anon_vma lock, the PMD lock and the PTL, check again and
- *     swap the page table for the PMD (thp_reserve_swap_pmd()).
- * Nothing is copied; the used pages stay where they are. The caller
- * unmarks the range if this fails, and drops its reference.
+ * promotable without private copies, marked it and locked its block
+ * (@plan, with a reference on plan->block). Faults in the range wait for
+ * the block's lock meanwhile:
+ *  1. zero the block's unmapped pages outside every spinlock;
+ *  2. under the anon_vma lock, the PMD lock and the PTL, check again and
+ *     swap the page table for the PMD (thp_reserve_swap_pmd()), depositing
+ *     @pgtable, an empty page table the caller allocated before it marked
+ *     the range (so that the mark is never held across reclaim).
+ * Nothing is copied; the used pages stay where they are. On success the
+ * block is unlocked, plan->marked cleared and @pgtable consumed; on
+ * failure the caller unmarks the range and frees @pgtable. The caller
+ * drops its reference either way.
  */
 static enum thp_reserve_promote_result
 thp_reserve_promote_shared(struct vm_area_struct *vma, pmd_t *pmd,
 			   unsigned long haddr, enum thp_reserve_promoter who,
-			   struct thp_reserve_plan *plan, unsigned int *nr_used)
+			   struct thp_reserve_plan *plan, pgtable_t pgtable,
+			   unsigned int *nr_used)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct thp_reserve *claimed = NULL, *stale = NULL;
 	struct folio *block = plan->block;
 	enum thp_reserve_promote_result r;
 	struct mmu_notifier_range range;
-	pgtable_t pgtable;
 
 	VM_WARN_ON_ONCE(!plan->marked || plan->nr_copy);
-	pgtable = pte_alloc_one(mm);
-	if (!pgtable)
-		return THP_RES_PROMOTE_BUSY;
-	if (!folio_trylock(block)) {
-		pte_free(mm, pgtable);
-		return THP_RES_PROMOTE_BUSY;
-	}
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(block), block);
 	thp_reserve_zero_unmapped(block, haddr, plan->mapped);
 	/* The zeroed contents before the PMD that maps them. */
 	smp_wmb();
@@ -2435,17 +2571,31 @@ thp_reserve_promote_shared(struct vm_area_struct *vma, pmd_t *pmd,
 				 pgtable, nr_used, &claimed, &stale);
 	mmu_notifier_invalidate_range_end(&range);
 	anon_vma_unlock_write(vma->anon_vma);
-	folio_unlock(block);
 	if (r == THP_RES_PROMOTED) {
+		folio_unlock(block);
 		plan->marked = false;
 		thp_reserve_promoted(claimed);
-	} else {
-		pte_free(mm, pgtable);
+		thp_reserve_wake_promotion(READ_ONCE(mm->thp_reserve));
 	}
 	if (stale)
 		thp_reserve_finish(mm, stale, THP_RES_REASON_STALE,
 				   THP_RES_KEEP);
 	return r;
+}
+
+/*
+ * An empty page table for a promotion to deposit, charged to @mm's memory
+ * cgroup as the range's own table was, whoever promotes.
+ */
+static pgtable_t thp_reserve_alloc_table(struct mm_struct *mm)
+{
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(mm);
+	struct mem_cgroup *old = set_active_memcg(memcg);
+	pgtable_t pgtable = pte_alloc_one(mm);
+
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return pgtable;
 }
 
 /* Count and trace a promotion attempt that got as far as a reservation. */
@@ -2489,18 +2639,27 @@ static void thp_reserve_promote_in_fault(struct vm_fault *vmf,
 	struct thp_reserve_plan plan = { };
 	enum thp_reserve_promote_result r;
 	unsigned int nr_used = 0;
+	pgtable_t pgtable;
 
+	pgtable = thp_reserve_alloc_table(mm);
+	if (!pgtable) {
+		thp_reserve_promote_count(mm, haddr, who, 0, 0,
+					  THP_RES_PROMOTE_BUSY);
+		return;
+	}
 	r = thp_reserve_promote_check(mm, vma, haddr, who, &plan, &nr_used,
 				      true);
 	if (r == THP_RES_PROMOTED) {
 		if (plan.marked)
 			r = thp_reserve_promote_shared(vma, vmf->pmd, haddr, who,
-						       &plan, &nr_used);
+						       &plan, pgtable, &nr_used);
 		else
 			r = THP_RES_PROMOTE_BUSY;
 		thp_reserve_unmark(mm, haddr, &plan);
 		folio_put(plan.block);
 	}
+	if (r != THP_RES_PROMOTED)
+		pte_free(mm, pgtable);
 	thp_reserve_promote_count(mm, haddr, who, nr_used, 0, r);
 }
 
@@ -2543,18 +2702,22 @@ thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 	enum thp_reserve_promote_result r;
 	struct thp_reserve_plan plan = { };
 	unsigned int nr_used = 0, nr_copied = 0;
+	pgtable_t pgtable;
 	pmd_t *pmd;
 
 	VM_WARN_ON_ONCE(haddr & ~HPAGE_PMD_MASK);
 	mmap_assert_locked(mm);
+	pgtable = thp_reserve_alloc_table(mm);
 	r = thp_reserve_promote_check(mm, vma, haddr, who, &plan, &nr_used,
-				      true);
+				      !!pgtable);
 	if (r == THP_RES_PROMOTED && plan.marked) {
 		/* mm_find_pmd() found it in the first pass: it is still there. */
 		pmd = mm_find_pmd(mm, haddr);
 		r = pmd ? thp_reserve_promote_shared(vma, pmd, haddr, who, &plan,
-						     &nr_used) :
+						     pgtable, &nr_used) :
 			  THP_RES_PROMOTE_NONE;
+		if (r == THP_RES_PROMOTED)
+			pgtable = NULL;
 		thp_reserve_unmark(mm, haddr, &plan);
 		folio_put(plan.block);
 	} else if (r == THP_RES_PROMOTED) {
@@ -2569,6 +2732,8 @@ thp_reserve_promote(struct mm_struct *mm, unsigned long haddr,
 		mmap_write_unlock(mm);
 		folio_put(block);
 	}
+	if (pgtable)
+		pte_free(mm, pgtable);
 	thp_reserve_promote_count(mm, haddr, who, nr_used, nr_copied, r);
 	if (who == THP_RES_BY_MADVISE && *mmap_locked &&
 	    (r == THP_RES_PROMOTE_SHARED || r == THP_RES_PROMOTE_SWAPPED))
@@ -2619,8 +2784,11 @@ struct thp_reserve_scan {
  * the table lock and mmap_lock can only be tried. An entry whose locks are
  * taken is counted (thp_res_reclaim_skip) and rotated to the tail: its mm
  * is busy right now, and the walk, which restarts from the head after each
- * entry it breaks, must not meet it again and again. A promotion, fork or
- * munmap in progress holds mmap_lock for writing and is never raced with.
+ * entry it breaks, must not meet it again and again. A fork, munmap or
+ * copying promotion in progress holds mmap_lock for writing and is never
+ * raced with; a promotion under a read lock finds the entry gone when it
+ * checks again and gives up, and the block it had locked goes to the split
+ * worker.
  * Drops @lru_lock while it splits the block and retakes it before it
  * returns.
  */

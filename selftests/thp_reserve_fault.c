@@ -38,6 +38,7 @@
 #define WORDS		(PG / sizeof(uint64_t))
 #define TRACE_DIR	"/sys/kernel/tracing/"
 #define PROMOTE_EVENT	TRACE_DIR "events/thp_reserve/thp_res_promote/enable"
+#define LOCK_EVENT	TRACE_DIR "events/mmap_lock/mmap_lock_acquire_returned/enable"
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
@@ -72,6 +73,25 @@ static int page_state(const char *p, long pg, int r)
 	return data ? 1 : zero ? 0 : -1;
 }
 
+/*
+ * Was page pg dropped (MADV_DONTNEED) while round r wrote it, word by word
+ * from the first: zeroes up to some word, round r's data from there on?
+ * Zeroes after data, or anything else, would be a write lost or stale
+ * memory shown.
+ */
+static bool dropped_while_written(const char *p, long pg, int r)
+{
+	const uint64_t *q = (const uint64_t *)(p + pg * PG);
+	unsigned long w = 0;
+
+	while (w < WORDS && !q[w])
+		w++;
+	for (; w < WORDS; w++)
+		if (q[w] != word(r, pg, w))
+			return false;
+	return true;
+}
+
 /* Pages [0, n) of the len bytes at p: round r's data where written[], else zero. */
 static bool verify(const char *what, const char *p, long n, const bool *written, int r)
 {
@@ -92,6 +112,7 @@ static bool verify(const char *what, const char *p, long n, const bool *written,
 
 struct counters {
 	long promote, early, failed, alloc, populate, reserved;
+	long alloc_failed, discard, release;
 };
 
 static void counters_read(struct counters *c)
@@ -103,6 +124,9 @@ static void counters_read(struct counters *c)
 	c->alloc = vmstat_get("thp_res_alloc");
 	c->populate = vmstat_get("thp_res_populate");
 	c->reserved = vmstat_get("nr_thp_reserved");
+	c->alloc_failed = vmstat_get("thp_res_alloc_failed");
+	c->discard = vmstat_get("thp_res_alloc_discard");
+	c->release = vmstat_get("thp_res_release");
 }
 
 /* Check b - a against want (LONG_MIN: not checked), by name. */
@@ -127,6 +151,15 @@ static bool deltas(const char *what, const struct counters *a, const struct coun
 		ksft_print_msg("%s: %s %+ld, want %+ld\n", what, name[i], got[i], want[i]);
 		ok = false;
 	}
+	/* Every case expects each first write to get its block. */
+	if (b->alloc_failed != a->alloc_failed) {
+		ksft_print_msg("%s: thp_res_alloc_failed %+ld, want +0\n", what,
+			       b->alloc_failed - a->alloc_failed);
+		ok = false;
+	}
+	if (!ok)
+		ksft_print_msg("%s: thp_res_alloc_discard %+ld, thp_res_release %+ld\n", what,
+			       b->discard - a->discard, b->release - a->release);
 	return ok;
 }
 
@@ -221,6 +254,51 @@ static int trace_count(char *p, const char *want)
 	return n;
 }
 
+/*
+ * The "mm=" field of the thp_res_promote line for the range at p that
+ * contains want, into mm (as the trace prints it), or false.
+ */
+static bool trace_mm(char *p, const char *want, char *mm, size_t len)
+{
+	char haddr[64], line[512], *m;
+	bool found = false;
+	FILE *f;
+
+	snprintf(haddr, sizeof(haddr), " haddr=0x%lx ", (unsigned long)p);
+	f = fopen(TRACE_DIR "trace", "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!strstr(line, " thp_res_promote: ") || !strstr(line, haddr) ||
+		    !strstr(line, want))
+			continue;
+		m = strstr(line, " mm=");
+		if (m && sscanf(m, " mm=%63s", mm) == 1 && strlen(mm) < len)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* mmap_lock_acquire_returned lines of the trace for mm with write=true. */
+static int trace_write_locks(const char *mm)
+{
+	char line[512], key[96];
+	int n = 0;
+	FILE *f;
+
+	snprintf(key, sizeof(key), " mm=%s ", mm);
+	f = fopen(TRACE_DIR "trace", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " mmap_lock_acquire_returned: ") && strstr(line, key) &&
+		    strstr(line, " write=true"))
+			n++;
+	fclose(f);
+	return n;
+}
+
 /* ---- cases ------------------------------------------------------------ */
 
 struct tcase {
@@ -229,8 +307,14 @@ struct tcase {
 	bool ok;
 };
 
+/*
+ * Each case needs free 2 MiB blocks for its reservations: an earlier test
+ * in the same boot may have left free memory fragmented.
+ */
 static void case_begin(struct tcase *t, const char *name)
 {
+	write_file("/proc/sys/vm/drop_caches", "3");
+	write_file("/proc/sys/vm/compact_memory", "1");
 	t->name = name;
 	t->ok = true;
 	counters_read(&t->c0);
@@ -526,8 +610,12 @@ static void test_threads(void)
 	ksft_print_msg("threads: thp_res_promote_early %+ld, thp_res_alloc %+ld, populate %+ld\n",
 		       b.early - a.early, b.alloc - a.alloc, b.populate - a.populate);
 	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), NR_SHARED * 2048);
-	for (int r = 0; r < NR_SHARED; r++)
-		t.ok &= in_place("range", p + r * PMD);
+	for (int r = 0; r < NR_SHARED; r++) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "range %d", r);
+		t.ok &= in_place(what, p + r * PMD);
+	}
 	t.ok &= verify("threads", p, NR_SHARED * NPG, written, 0);
 	unmap_region(p, NR_SHARED * PMD);
 	case_end(&t);
@@ -562,8 +650,8 @@ static void *race_other(void *arg)
 			pid_t pid;
 
 			switch (r->op) {
-			case 0:	/* drop a page of the range's start */
-				madvise(q + (i % 16) * PG, PG, MADV_DONTNEED);
+			case 0:	/* drop page i of range i % 4 */
+				madvise(q + i * PG, PG, MADV_DONTNEED);
 				break;
 			case 1:	/* split the VMA at the range and merge it back */
 				mprotect(q + PMD / 2, PMD / 2, PROT_READ | PROT_WRITE | PROT_EXEC);
@@ -585,8 +673,8 @@ static void *race_other(void *arg)
 /*
  * Faults that promote race MADV_DONTNEED, VMA splits (mprotect) and fork()
  * from another thread, 60 rounds: every page ends as the round's data or,
- * where it was dropped, zeroes, never anything else; munmap leaves nothing
- * reserved.
+ * where it was dropped, zeroes up to where the drop met the writes and
+ * data from there, never anything else; munmap leaves nothing reserved.
  */
 static void test_races(void)
 {
@@ -613,10 +701,24 @@ static void test_races(void)
 		for (long pg = 0; pg < RACE_RANGES * NPG; pg++) {
 			int s = page_state(r.p, pg, round);
 
-			if (s == 1 || (s == 0 && r.op == 0 && pg % NPG < 16))
+			if (s == 1)
+				continue;
+			/* race_other() drops page i of range i % 4, i < 8. */
+			if (r.op == 0 && pg % NPG < 8 && pg % NPG % RACE_RANGES == pg / NPG &&
+			    dropped_while_written(r.p, pg, round))
 				continue;
 			ksft_print_msg("round %d (op %d): page %ld holds %s\n", round, r.op, pg,
 				       s < 0 ? "garbage" : "zeroes");
+			for (unsigned long w = 0; s < 0 && w < WORDS; w++) {
+				uint64_t v = ((uint64_t *)(r.p + pg * PG))[w];
+
+				if (v && v != word(round, pg, w)) {
+					ksft_print_msg("  word %lu is %#llx, want %#llx or 0\n", w,
+						       (unsigned long long)v,
+						       (unsigned long long)word(round, pg, w));
+					break;
+				}
+			}
 			garbage++;
 		}
 		unmap_region(r.p, RACE_RANGES * PMD);
@@ -633,6 +735,63 @@ static void test_races(void)
 	case_end(&t);
 }
 
+/*
+ * Neither a promotion in the fault nor one by khugepaged takes mmap_lock
+ * for writing (mmap_lock tracepoint, this mm, from the first write to the
+ * end): range 0 is promoted by its 16th fault, range 1 (300 pages used,
+ * written at threshold 512 so that no fault promotes it, then threshold
+ * 256) by khugepaged.
+ */
+static void test_no_write_lock(void)
+{
+	static bool w[2][512];
+	char mm[64] = "";
+	long huge = 0;
+	struct tcase t;
+	char *p;
+
+	case_begin(&t, "mmap_lock: promotions by a fault and by khugepaged never take it for writing");
+	p = map_region(2 * PMD);
+	thp_set("promotion_threshold", "512");
+	trace_begin();
+	if (write_file(LOCK_EVENT, "1")) {
+		ksft_print_msg("cannot trace mmap_lock_acquire_returned\n");
+		t.ok = false;
+	}
+	for (int pg = 1; pg <= 300; pg++) {
+		write_page(p + PMD, pg, 0);
+		w[1][pg] = true;
+	}
+	thp_set("promotion_threshold", "256");
+	for (int pg = 0; pg < NPG; pg++) {
+		write_page(p, pg, 0);
+		w[0][pg] = true;
+	}
+	thp_set("khugepaged/scan_sleep_millisecs", "100");
+	for (int i = 0; i < 600 && huge != 4096; i++) {
+		usleep(100000);
+		huge = smaps_kb(p, "AnonHugePages");
+	}
+	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+	write_file(LOCK_EVENT, "0");
+	write_file(PROMOTE_EVENT, "0");
+	t.ok &= expect("AnonHugePages kB after khugepaged", huge, 4096);
+	t.ok &= expect("trace lines 'result=promoted by=khugepaged' for range 1",
+		       trace_count(p + PMD, " nr_copied=0 result=promoted by=khugepaged"), 1);
+	if (!trace_mm(p, " result=promoted by=early", mm, sizeof(mm))) {
+		ksft_print_msg("no 'result=promoted by=early' line for range 0\n");
+		t.ok = false;
+	} else {
+		t.ok &= expect("mmap_lock taken for writing", trace_write_locks(mm), 0);
+	}
+	t.ok &= in_place("range 0", p);
+	t.ok &= in_place("range 1", p + PMD);
+	t.ok &= verify("range 0", p, NPG, w[0], 0);
+	t.ok &= verify("range 1", p + PMD, NPG, w[1], 0);
+	unmap_region(p, 2 * PMD);
+	case_end(&t);
+}
+
 static void (* const tests[])(void) = {
 	test_early_sequential,
 	test_early_only_in_order,
@@ -640,6 +799,7 @@ static void (* const tests[])(void) = {
 	test_pinned,
 	test_threads,
 	test_races,
+	test_no_write_lock,
 };
 
 int main(void)
@@ -664,5 +824,6 @@ int main(void)
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
 		tests[i]();
 	write_file(PROMOTE_EVENT, "0");
+	write_file(LOCK_EVENT, "0");
 	ksft_finished();
 }
