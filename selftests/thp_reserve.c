@@ -332,23 +332,6 @@ static void case_end(struct tcase *t, bool freed_all)
 
 /* ---- regions ---------------------------------------------------------- */
 
-/*
- * len bytes, 2 MiB aligned, between two PROT_NONE 2 MiB guards so that the
- * VMA never merges with a neighbour and its smaps entry is its own.
- */
-static char *map_region(size_t len)
-{
-	char *g = mmap_aligned(len + 2 * PMD);
-
-	if (mprotect(g, PMD, PROT_NONE) || mprotect(g + PMD + len, PMD, PROT_NONE))
-		ksft_exit_fail_msg("mprotect guard: %s\n", strerror(errno));
-	return g + PMD;
-}
-
-static void unmap_region(char *p, size_t len)
-{
-	munmap(p - PMD, len + 2 * PMD);
-}
 
 /* The pages the release cases write: 8 used, pages 256 and 200 never used. */
 static const int std_pages[] = { 0, 1, 2, 3, 100, 300, 301, 510 };

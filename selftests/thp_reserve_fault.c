@@ -190,21 +190,6 @@ static bool in_place(const char *what, char *p)
 	return true;
 }
 
-/* len bytes, 2 MiB aligned, between PROT_NONE guards: a VMA of its own. */
-static char *map_region(size_t len)
-{
-	char *g = mmap_aligned(len + 2 * PMD);
-
-	if (mprotect(g, PMD, PROT_NONE) || mprotect(g + PMD + len, PMD, PROT_NONE))
-		ksft_exit_fail_msg("mprotect guard: %s\n", strerror(errno));
-	return g + PMD;
-}
-
-static void unmap_region(char *p, size_t len)
-{
-	munmap(p - PMD, len + 2 * PMD);
-}
-
 /* A deterministic permutation of [0, n) from seed (Fisher-Yates, LCG). */
 static void permute(int *v, int n, unsigned int seed)
 {

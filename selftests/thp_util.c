@@ -217,6 +217,26 @@ void *mmap_aligned(size_t len)
 	return a;
 }
 
+/*
+ * len bytes, 2 MiB aligned, between two PROT_NONE 2 MiB guards so that the
+ * VMA never merges with a neighbour and its smaps entry is its own.
+ */
+char *map_region(size_t len)
+{
+	char *g = mmap_aligned(len + 2 * PMD_SIZE_BYTES);
+
+	if (mprotect(g, PMD_SIZE_BYTES, PROT_NONE) ||
+	    mprotect(g + PMD_SIZE_BYTES + len, PMD_SIZE_BYTES, PROT_NONE))
+		ksft_exit_fail_msg("mprotect guard: %s\n", strerror(errno));
+	return g + PMD_SIZE_BYTES;
+}
+
+/* Unmap what map_region(len) returned p for, guards included. */
+void unmap_region(char *p, size_t len)
+{
+	munmap(p - PMD_SIZE_BYTES, len + 2 * PMD_SIZE_BYTES);
+}
+
 unsigned long pagemap_pfn(void *addr)
 {
 	uint64_t ent = 0;

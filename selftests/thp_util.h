@@ -48,6 +48,8 @@ long free_slab_kb(void);
 long smaps_kb(void *addr, const char *field);
 /* mmap len bytes of private anonymous memory aligned to 2 MiB. */
 void *mmap_aligned(size_t len);
+char *map_region(size_t len);
+void unmap_region(char *p, size_t len);
 /* true if got == want; else says "WHAT is GOT, want WANT" and returns false. */
 bool expect(const char *what, long got, long want);
 /* Physical frame of a virtual address (0 if not present), via pagemap. */
