@@ -29,17 +29,24 @@
  * Under memory pressure reclaim breaks reservations before it reclaims any
  * page in use: every reservation sits on a NUMA- and memcg-aware list_lru,
  * on the node of its block's pages and in its block's memory cgroup, least
- * recently populated first. Breaking one splits its block, which frees the
- * pages never handed out; the used pages stay mapped.
+ * recently populated first (as a second-chance clock: a populate only marks
+ * its entry referenced, and the walk moves a marked entry to the tail).
+ * Breaking one splits its block, which frees the pages never handed out;
+ * the used pages stay mapped.
  *
  * Locking, outermost first:
  *   mmap_lock -> VMA lock -> folio lock -> anon_vma lock
- *     -> PMD lock -> page table lock (PTL) -> thp_reserve_table.lock
+ *     -> PMD lock -> page table lock (PTL) -> table lock
  *     -> { folio trylock, list_lru node lock, split queue lock }
+ * The table lock is the xa_lock of the mm's thp_reserve_table.entries.
  * The populate path holds the PTL and then the table lock, and under the
- * table lock trylocks the block's folio lock, moves the entry on the
- * list_lru (taking its node lock) and updates vmstat counters. Nothing
- * sleeps, allocates or waits for a lock under the table lock.
+ * table lock trylocks the block's folio lock, marks the entry referenced
+ * and updates vmstat counters; it takes the list_lru node lock only in the
+ * rare fault that finds the block moved to another node. Making a
+ * reservation stores its entry under both, in an xarray slot reserved
+ * before the PTL was taken; only if another thread gave that slot back
+ * meanwhile does the store allocate an xarray node, without sleeping.
+ * Nothing sleeps or waits for a lock under the table lock.
  * Releasing, promoting and carving a block sleep for its folio lock (and
  * the locks of the pieces it is split into) with mmap_lock held and before
  * they take the anon_vma lock or a PTL, in the order of migration and
@@ -65,7 +72,6 @@
  */
 
 #include <linux/fault-inject.h>
-#include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
 #include <linux/kobject.h>
@@ -93,6 +99,7 @@
 #include <linux/vmstat.h>
 #include <linux/wait_bit.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 #include <asm/tlb.h>
 #include <asm/tlbflush.h>
 
@@ -101,38 +108,55 @@
 #define CREATE_TRACE_POINTS
 #include <trace/events/thp_reserve.h>
 
-#define THP_RES_HASH_BITS	6
-#define THP_RES_HASH_SIZE	BIT(THP_RES_HASH_BITS)
-
 /**
  * struct thp_reserve_table - the reservations of one mm
- * @lock: protects every field below and every field of the entries marked
- *	"table lock"; see the file comment for its place in the lock order.
- * @nr: number of hashed entries.
- * @hash: entries hashed by their aligned address.
+ * @entries: the entries, indexed by their range's address >> HPAGE_PMD_SHIFT.
+ *	Its xa_lock is "the table lock": it protects @entries, @nr and every
+ *	field of the entries marked "table lock"; see the file comment for
+ *	its place in the lock order. A lookup walks at most a handful of
+ *	xarray levels whatever the number of entries, and a range of
+ *	addresses visits only the entries in it.
+ * @nr: number of hashed entries (table lock).
  *
  * Allocated at the mm's first reservation, installed in mm->thp_reserve
- * with cmpxchg() and freed when the mm is freed (__mmdrop()).
+ * with cmpxchg() and freed when the mm is freed (__mmdrop()). An entry is
+ * "hashed" while @entries holds it. A slot may also hold a reserved (zero)
+ * entry, which a lookup reads as NULL: thp_reserve_new() reserves its slot
+ * before it takes the PTL, so that storing the entry under the PTL needs
+ * no allocation.
  */
 struct thp_reserve_table {
-	spinlock_t lock;	/* see the file comment */
+	struct xarray entries;
 	unsigned long nr;
-	struct hlist_head hash[THP_RES_HASH_SIZE];
 };
+
+/* The table lock; see struct thp_reserve_table. */
+#define thp_reserve_table_lock(t)	xa_lock(&(t)->entries)
+#define thp_reserve_table_unlock(t)	xa_unlock(&(t)->entries)
+#define thp_reserve_table_trylock(t)	spin_trylock(&(t)->entries.xa_lock)
+#define thp_reserve_table_held(t)	lockdep_assert_held(&(t)->entries.xa_lock)
 
 /**
  * struct thp_reserve - one reservation
- * @node: link in thp_reserve_table.hash (table lock).
+ * @node: link in the private list of the thread that unhashed the entry
+ *	(thp_reserve_release()); unused while the entry is hashed.
  * @lru: link in thp_reserve_lru, on the list of (@nid, @memcg); added and
  *	deleted under the table lock, walked under the list_lru lock. An entry
  *	is on the list_lru exactly while it is hashed.
+ * @referenced: a page was handed out since the entry was put at the tail
+ *	of its list (hashed, moved to another node, or given a second chance
+ *	by reclaim's walk). Set by populate under the table lock,
+ *	tested and cleared by the walk under the list_lru lock (which gives
+ *	the entry a second chance at the tail); a hint, read and written
+ *	with READ_ONCE()/WRITE_ONCE().
  * @mm: the mm whose table hashes the entry; immutable. Valid while the
  *	entry is hashed: exit_mmap() unhashes every entry before the mm can
  *	be freed.
  * @memcg: the memory cgroup the block was charged to, with a css
  *	reference; immutable. Its NR_THP_RESERVED (memory.stat thp_reserved)
  *	carries the entry's reserved pages while the entry is hashed.
- * @haddr: PMD-aligned start of the range; immutable, the hash key.
+ * @haddr: PMD-aligned start of the range; immutable. Its
+ *	thp_reserve_index() is the entry's index in the table.
  * @pfn: first pfn of the block when last seen through the page table;
  *	for tracing only (table lock).
  * @nid: node of the block's pages when last populated: its NR_THP_RESERVED
@@ -183,6 +207,7 @@ struct thp_reserve {
 	struct folio *split_folio;
 	enum thp_reserve_reason split_why;
 	bool gone;
+	bool referenced;
 	struct task_struct *promoter;
 };
 
@@ -212,7 +237,10 @@ static bool thp_reserve_paused;
 
 static struct kmem_cache *thp_reserve_cache __ro_after_init;
 
-/* Every hashed entry, by node and memcg, least recently populated first. */
+/*
+ * Every hashed entry, by node and memcg, least recently populated first to
+ * within one pass of reclaim's walk (see thp_reserve_isolate()).
+ */
 static struct list_lru thp_reserve_lru;
 static struct shrinker *thp_reserve_shrinker __ro_after_init;
 
@@ -227,50 +255,85 @@ static void thp_reserve_promote_in_fault(struct vm_fault *vmf,
 
 /* ---- the per-mm table --------------------------------------------------- */
 
-static struct hlist_head *thp_reserve_bucket(struct thp_reserve_table *t,
-					     unsigned long haddr)
+/* The index of the range at @haddr in thp_reserve_table.entries. */
+static unsigned long thp_reserve_index(unsigned long haddr)
 {
-	return &t->hash[hash_long(haddr >> HPAGE_PMD_SHIFT, THP_RES_HASH_BITS)];
+	return haddr >> HPAGE_PMD_SHIFT;
 }
 
-/* Caller holds t->lock. */
+/* The entry of the range at @haddr, or NULL. Caller holds the table lock. */
 static struct thp_reserve *thp_reserve_lookup(struct thp_reserve_table *t,
 					      unsigned long haddr)
 {
-	struct thp_reserve *res;
-
-	lockdep_assert_held(&t->lock);
-	hlist_for_each_entry(res, thp_reserve_bucket(t, haddr), node)
-		if (res->haddr == haddr)
-			return res;
-	return NULL;
-}
-
-/* Caller holds t->lock and has checked that no entry exists for haddr. */
-static void thp_reserve_hash(struct thp_reserve_table *t,
-			     struct thp_reserve *res)
-{
-	lockdep_assert_held(&t->lock);
-	hlist_add_head(&res->node, thp_reserve_bucket(t, res->haddr));
-	list_lru_add(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
-	t->nr++;
+	thp_reserve_table_held(t);
+	return xa_load(&t->entries, thp_reserve_index(haddr));
 }
 
 /*
- * Take a hashed entry off the hash; the caller has taken it off the
- * list_lru. Caller holds t->lock; the entry then belongs to the caller.
+ * Reserve the slot of the range at @haddr, so that thp_reserve_hash() can
+ * store an entry there under the PTL without allocating. Pairs with
+ * thp_reserve_unreserve() if no entry was stored. Context: may sleep; no
+ * spinlock held. Return: 0 or -ENOMEM.
+ */
+static int thp_reserve_reserve_slot(struct thp_reserve_table *t,
+				    unsigned long haddr)
+{
+	return xa_reserve(&t->entries, thp_reserve_index(haddr),
+			  GFP_KERNEL_ACCOUNT);
+}
+
+/*
+ * Give back a slot reserved by thp_reserve_reserve_slot(); an entry stored
+ * there since (by this thread or another) stays. Context: no spinlock held.
+ */
+static void thp_reserve_unreserve(struct thp_reserve_table *t,
+				  unsigned long haddr)
+{
+	xa_release(&t->entries, thp_reserve_index(haddr));
+}
+
+/*
+ * Store @res in its slot and put it on the list_lru. Caller holds the
+ * table lock and has checked that no entry exists for the range; the slot
+ * was reserved (thp_reserve_reserve_slot()), else a failed allocation of
+ * the xarray's nodes fails this.
+ * Return: true if @res was hashed.
+ */
+static bool thp_reserve_hash(struct thp_reserve_table *t,
+			     struct thp_reserve *res)
+{
+	void *old;
+
+	thp_reserve_table_held(t);
+	old = __xa_store(&t->entries, thp_reserve_index(res->haddr), res,
+			 GFP_NOWAIT | __GFP_ACCOUNT);
+	if (xa_is_err(old))
+		return false;
+	VM_WARN_ON_ONCE(old);
+	list_lru_add(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
+	t->nr++;
+	return true;
+}
+
+/*
+ * Take a hashed entry out of the table; the caller has taken it off the
+ * list_lru. Caller holds the table lock; the entry then belongs to the
+ * caller.
  */
 static void __thp_reserve_unhash(struct thp_reserve_table *t,
 				 struct thp_reserve *res)
 {
-	lockdep_assert_held(&t->lock);
+	void *old;
+
+	thp_reserve_table_held(t);
 	VM_WARN_ON_ONCE(!t->nr);
 	VM_WARN_ON_ONCE(!list_empty(&res->lru));
-	hlist_del_init(&res->node);
+	old = __xa_erase(&t->entries, thp_reserve_index(res->haddr));
+	VM_WARN_ON_ONCE(old != res);
 	t->nr--;
 }
 
-/* Caller holds t->lock; the entry then belongs to the caller. */
+/* Caller holds the table lock; the entry then belongs to the caller. */
 static void thp_reserve_unhash(struct thp_reserve_table *t,
 			       struct thp_reserve *res)
 {
@@ -290,24 +353,30 @@ static void thp_reserve_account(struct thp_reserve *res, int nid, long nr)
 }
 
 /*
- * A page of @res's block was handed out: move the entry to the tail of the
- * list_lru, on the node where the block's pages are now (migration may
- * have moved them). Caller holds t->lock.
+ * A page of @res's block was handed out: mark the entry referenced, which
+ * reclaim's walk turns into a move to the tail of its list (a second
+ * chance) instead of every fault taking the list_lru lock to move it. If
+ * migration has moved the block to another node since, the entry moves to
+ * that node's list now, with its reserved pages. Caller holds the table
+ * lock.
  */
 static void thp_reserve_touch(struct thp_reserve_table *t,
 			      struct thp_reserve *res, struct folio *block)
 {
 	int nid = folio_nid(block);
+	long nr;
 
-	lockdep_assert_held(&t->lock);
-	list_lru_del(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
-	if (nid != res->nid) {
-		long nr = HPAGE_PMD_NR - res->nr_used;
-
-		thp_reserve_account(res, res->nid, -nr);
-		thp_reserve_account(res, nid, nr);
-		res->nid = nid;
+	thp_reserve_table_held(t);
+	if (likely(nid == res->nid)) {
+		WRITE_ONCE(res->referenced, true);
+		return;
 	}
+	list_lru_del(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
+	nr = HPAGE_PMD_NR - res->nr_used;
+	thp_reserve_account(res, res->nid, -nr);
+	thp_reserve_account(res, nid, nr);
+	res->nid = nid;
+	WRITE_ONCE(res->referenced, false);
 	list_lru_add(&thp_reserve_lru, &res->lru, res->nid, res->memcg);
 }
 
@@ -323,16 +392,13 @@ static void thp_reserve_free(struct thp_reserve *res)
 static struct thp_reserve_table *thp_reserve_table_get(struct mm_struct *mm)
 {
 	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
-	unsigned int i;
 
 	if (likely(t))
 		return t;
 	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return NULL;
-	spin_lock_init(&t->lock);
-	for (i = 0; i < THP_RES_HASH_SIZE; i++)
-		INIT_HLIST_HEAD(&t->hash[i]);
+	xa_init(&t->entries);
 	if (cmpxchg(&mm->thp_reserve, NULL, t)) {
 		kfree(t);
 		t = READ_ONCE(mm->thp_reserve);
@@ -997,37 +1063,20 @@ static unsigned int thp_reserve_unhash_range(struct thp_reserve_table *t,
 					     unsigned long end,
 					     struct hlist_head *dead)
 {
-	unsigned long first = start & HPAGE_PMD_MASK;
-	unsigned long last = (end - 1) & HPAGE_PMD_MASK;
+	unsigned long first = thp_reserve_index(start);
+	unsigned long last = thp_reserve_index(end - 1);
 	struct thp_reserve *res;
-	struct hlist_node *tmp;
-	unsigned int nr = 0, i;
-	unsigned long haddr;
+	unsigned int nr = 0;
+	unsigned long index;
 
-	spin_lock(&t->lock);
-	if (((last - first) >> HPAGE_PMD_SHIFT) < THP_RES_HASH_SIZE) {
-		for (haddr = first; ; haddr += HPAGE_PMD_SIZE) {
-			res = thp_reserve_lookup(t, haddr);
-			if (res) {
-				thp_reserve_unhash(t, res);
-				hlist_add_head(&res->node, dead);
-				nr++;
-			}
-			if (haddr == last)
-				break;
-		}
-	} else {
-		for (i = 0; i < THP_RES_HASH_SIZE && t->nr; i++) {
-			hlist_for_each_entry_safe(res, tmp, &t->hash[i], node) {
-				if (res->haddr < first || res->haddr > last)
-					continue;
-				thp_reserve_unhash(t, res);
-				hlist_add_head(&res->node, dead);
-				nr++;
-			}
-		}
+	thp_reserve_table_lock(t);
+	/* Visits the entries in [first, last] only; reserved slots skipped. */
+	xa_for_each_range(&t->entries, index, res, first, last) {
+		thp_reserve_unhash(t, res);
+		hlist_add_head(&res->node, dead);
+		nr++;
 	}
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	return nr;
 }
 
@@ -1169,6 +1218,9 @@ void __thp_reserve_mm_free(struct mm_struct *mm)
 
 	VM_WARN_ON_ONCE(t->nr);
 	mm->thp_reserve = NULL;
+	/* Every slot reserved was stored into or given back. */
+	VM_WARN_ON_ONCE(!xa_empty(&t->entries));
+	xa_destroy(&t->entries);
 	kfree(t);
 }
 
@@ -1185,9 +1237,9 @@ bool __thp_reserve_present(struct mm_struct *mm, unsigned long haddr)
 	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
 	bool ret;
 
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	ret = !!thp_reserve_lookup(t, haddr);
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	return ret;
 }
 
@@ -1309,9 +1361,9 @@ static bool thp_reserve_zero_range_free(struct vm_fault *vmf)
 	    thp_reserve_range_empty(pte - idx, true)) {
 		ok = true;
 		if (t) {
-			spin_lock(&t->lock);
+			thp_reserve_table_lock(t);
 			ok = !thp_reserve_lookup(t, haddr);
-			spin_unlock(&t->lock);
+			thp_reserve_table_unlock(t);
 		}
 	}
 	pte_unmap_unlock(pte, ptl);
@@ -1377,6 +1429,7 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	struct thp_reserve_table *t;
 	struct thp_reserve *res;
 	struct folio *folio;
+	bool slot = false;
 	struct page *page;
 	pte_t *base;
 	gfp_t gfp;
@@ -1412,6 +1465,9 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	clear_user_highpage(page, vmf->address);
 	/* Orders the zeroing above before the set_pte_at() below. */
 	__folio_mark_uptodate(folio);
+	if (thp_reserve_reserve_slot(t, haddr))
+		goto out_put;
+	slot = true;
 
 	if (zero) {
 		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm,
@@ -1456,20 +1512,24 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	res->anchor = idx;
 	res->nr_used = 1;
 	__set_bit(idx, res->used);
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	/*
 	 * A hibernation that started since the check in may_reserve waits
 	 * in synchronize_rcu() for this section before it breaks every
 	 * hashed entry, so none can be hashed behind its back.
 	 */
 	if (thp_reserve_lookup(t, haddr) || READ_ONCE(thp_reserve_paused)) {
-		spin_unlock(&t->lock);
+		thp_reserve_table_unlock(t);
 		result = zero ? THP_RES_FALLBACK : THP_RES_RETRY;
 		goto out_unlock;
 	}
-	thp_reserve_hash(t, res);
+	/* The slot may have been given back by another thread's failure. */
+	if (!thp_reserve_hash(t, res)) {
+		thp_reserve_table_unlock(t);
+		goto out_unlock;
+	}
 	thp_reserve_account(res, res->nid, HPAGE_PMD_NR - 1);
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 
 	/* Not visible to anybody yet: the trylock cannot fail. */
 	if (!folio_trylock(folio))
@@ -1492,6 +1552,8 @@ out_notify:
 	if (zero)
 		mmu_notifier_invalidate_range_end(&range);
 out_put:
+	if (slot)
+		thp_reserve_unreserve(t, haddr);
 	/* A block allocated and charged for nothing. */
 	count_vm_event(THP_RES_ALLOC_DISCARD);
 	folio_put(folio);
@@ -1508,10 +1570,10 @@ static bool thp_reserve_promoting(struct thp_reserve_table *t,
 	struct thp_reserve *res;
 	bool busy;
 
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	res = thp_reserve_lookup(t, haddr);
 	busy = res && res->promoter;
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	return busy;
 }
 
@@ -1644,7 +1706,7 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 		goto out_unlock;
 	}
 
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	res = thp_reserve_lookup(t, haddr);
 	if (!res)
 		goto out_unlock_table;
@@ -1678,7 +1740,7 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	res->nr_used++;
 	promote = thp_reserve_promote_due(res, &who);
 	thp_reserve_account(res, res->nid, -1);
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 
 	folio_get(folio);
 	clear_user_highpage(page, vmf->address);
@@ -1697,7 +1759,7 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	return result;
 
 out_unlock_table:
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 out_unlock:
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 out_notify:
@@ -2010,7 +2072,7 @@ thp_reserve_promote_find(struct mm_struct *mm, struct vm_area_struct *vma,
 
 	if (!t)
 		return THP_RES_PROMOTE_NONE;
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	res = thp_reserve_lookup(t, haddr);
 	if (!res) {
 		r = THP_RES_PROMOTE_NONE;
@@ -2037,7 +2099,7 @@ thp_reserve_promote_find(struct mm_struct *mm, struct vm_area_struct *vma,
 	*stale = res;
 	r = THP_RES_PROMOTE_STALE;
 out:
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	if (r == THP_RES_PROMOTED &&
 	    (plan->block->index != linear_page_index(vma, haddr) ||
 	     folio_anon_vma(plan->block)->root != vma->anon_vma->root))
@@ -2060,7 +2122,7 @@ thp_reserve_mark(struct mm_struct *mm, unsigned long haddr,
 
 	if (!folio_trylock(plan->block))
 		return THP_RES_PROMOTE_BUSY;
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	res = thp_reserve_lookup(t, haddr);
 	if (!res)
 		r = THP_RES_PROMOTE_NONE;
@@ -2068,7 +2130,7 @@ thp_reserve_mark(struct mm_struct *mm, unsigned long haddr,
 		r = THP_RES_PROMOTE_BUSY;
 	else
 		res->promoter = current;
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	if (r != THP_RES_PROMOTED)
 		folio_unlock(plan->block);
 	plan->marked = r == THP_RES_PROMOTED;
@@ -2088,11 +2150,11 @@ static void thp_reserve_unmark(struct mm_struct *mm, unsigned long haddr,
 
 	if (!plan->marked)
 		return;
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	res = thp_reserve_lookup(t, haddr);
 	if (res && res->promoter == current)
 		res->promoter = NULL;
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	folio_unlock(plan->block);
 	plan->marked = false;
 	thp_reserve_wake_promotion(t);
@@ -2300,11 +2362,11 @@ static struct thp_reserve *thp_reserve_claim(struct mm_struct *mm,
 	struct thp_reserve_table *t = READ_ONCE(mm->thp_reserve);
 	struct thp_reserve *res;
 
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	res = thp_reserve_lookup(t, haddr);
 	if (res)
 		thp_reserve_unhash(t, res);
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	return res;
 }
 
@@ -2496,10 +2558,10 @@ thp_reserve_swap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 		r = THP_RES_PROMOTE_BUSY;
 	if (r != THP_RES_PROMOTED)
 		goto out_ptl;
-	spin_lock(&t->lock);
+	thp_reserve_table_lock(t);
 	*claimed = thp_reserve_lookup(t, haddr);
 	if (!*claimed) {
-		spin_unlock(&t->lock);
+		thp_reserve_table_unlock(t);
 		r = THP_RES_PROMOTE_NONE;
 		goto out_ptl;
 	}
@@ -2511,7 +2573,7 @@ thp_reserve_swap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	old = pmd_pgtable(pmdval);
 	thp_reserve_unmap_ptes(vma, haddr, base, &plan);
 	thp_reserve_set_pmd(vma, haddr, pmd, pgtable, block);
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	if (ptl != pml)
 		spin_unlock(ptl);
 	pte_unmap(base);
@@ -2772,6 +2834,9 @@ static inline void thp_reserve_fault_inject_init(void)
 }
 #endif
 
+/* Entries one call of a reclaim walk visits before it lets go of the lock. */
+#define THP_RES_WALK_BATCH	128UL
+
 /* What one walk of the list_lru is after, and what it got. */
 struct thp_reserve_scan {
 	unsigned long target;	/* stop once this many pages were freed */
@@ -2779,7 +2844,11 @@ struct thp_reserve_scan {
 };
 
 /*
- * list_lru walk callback: break the reservation at @item. Called with the
+ * list_lru walk callback: break the reservation at @item, unless a page of
+ * it was handed out since the walk last met it (@referenced): that entry
+ * loses the mark and goes to the tail, so the walk breaks the entries
+ * least recently populated first to within one pass (the order of a
+ * second-chance clock). Called with the
  * list_lru node lock @lru_lock held, the first lock of reclaim's order, so
  * the table lock and mmap_lock can only be tried. An entry whose locks are
  * taken is counted (thp_res_reclaim_skip) and rotated to the tail: its mm
@@ -2804,20 +2873,31 @@ static enum lru_status thp_reserve_isolate(struct list_head *item,
 
 	if (scan->freed >= scan->target)
 		return LRU_STOP;
+	/*
+	 * Populated since the walk last met it: to the tail, once. Alone on
+	 * its list it is the tail already, and the walk would end there
+	 * (list_for_each_safe() read the head as the next item before the
+	 * rotation): its second chance is over at once.
+	 */
+	if (READ_ONCE(res->referenced)) {
+		WRITE_ONCE(res->referenced, false);
+		if (!list_is_singular(&list->list))
+			return LRU_ROTATE;
+	}
 	if (thp_reserve_reclaim_fails())
 		goto skip;
 	/* On the list_lru, so hashed: its mm and table are alive. */
 	t = mm->thp_reserve;
-	if (!spin_trylock(&t->lock))
+	if (!thp_reserve_table_trylock(t))
 		goto skip;
 	/* The block is found through the page table, which must stay. */
 	if (!mmap_read_trylock(mm)) {
-		spin_unlock(&t->lock);
+		thp_reserve_table_unlock(t);
 		goto skip;
 	}
 	list_lru_isolate(list, item);
 	__thp_reserve_unhash(t, res);
-	spin_unlock(&t->lock);
+	thp_reserve_table_unlock(t);
 	/* Keeps the mm itself until after mmap_read_unlock(). */
 	mmgrab(mm);
 	spin_unlock(lru_lock);
@@ -2846,10 +2926,11 @@ skip:
  * The never-used pages of a reservation are free memory on loan: reclaim
  * takes them back before it reclaims a single page in use. shrink_node()
  * calls this before it scans the LRU lists. Reservations on @nid are broken
- * least recently populated first, in each memory cgroup of the subtree in
- * turn, until @nr_pages pages were freed or none is left; a broken block
- * is split, which frees its never-used pages and leaves the used ones
- * mapped. Reservations whose locks are taken are skipped.
+ * least recently populated first (in second-chance order, see
+ * thp_reserve_isolate()), in each memory cgroup of the subtree in turn,
+ * until @nr_pages pages were freed or none is left; a broken block is
+ * split, which frees its never-used pages and leaves the used ones mapped.
+ * Reservations whose locks are taken are skipped.
  *
  * Context: process context, in reclaim; may sleep; holds no lock.
  * Return: the number of pages freed.
@@ -2865,13 +2946,27 @@ unsigned long thp_reserve_reclaim(int nid, struct mem_cgroup *target,
 		return 0;
 	memcg = mem_cgroup_iter(target, NULL, NULL);
 	do {
-		unsigned long nr_to_walk;
+		/* Twice over: a first pass may only take referenced bits. */
+		unsigned long nr = 2 * list_lru_count_one(&thp_reserve_lru,
+							  nid, memcg);
 
-		nr_to_walk = list_lru_count_one(&thp_reserve_lru, nid, memcg);
-		if (nr_to_walk)
+		/*
+		 * In batches, with the list_lru lock (one per node, shared
+		 * by every group) dropped in between: rotations alone do
+		 * not drop it. Rotated entries wait at the tail meanwhile.
+		 */
+		while (nr && scan.freed < scan.target) {
+			unsigned long batch = min(nr, THP_RES_WALK_BATCH);
+			unsigned long left = batch;
+
 			list_lru_walk_one(&thp_reserve_lru, nid, memcg,
-					  thp_reserve_isolate, &scan,
-					  &nr_to_walk);
+					  thp_reserve_isolate, &scan, &left);
+			/* The list ended, or the target was met. */
+			if (left)
+				break;
+			nr -= batch;
+			cond_resched();
+		}
 		if (scan.freed >= scan.target) {
 			mem_cgroup_iter_break(target, memcg);
 			break;
@@ -3050,7 +3145,7 @@ void thp_reserve_block_split(struct anon_vma *anon_vma, unsigned long pfn,
 		base = thp_reserve_lock_range(mm, haddr, &ptl);
 		if (!base)
 			continue;
-		spin_lock(&t->lock);
+		thp_reserve_table_lock(t);
 		res = thp_reserve_lookup(t, haddr);
 		if (res && !res->gone && thp_reserve_maps_block(res, base, pfn)) {
 			thp_reserve_account(res, res->nid,
@@ -3058,7 +3153,7 @@ void thp_reserve_block_split(struct anon_vma *anon_vma, unsigned long pfn,
 			res->gone = true;
 			found = true;
 		}
-		spin_unlock(&t->lock);
+		thp_reserve_table_unlock(t);
 		pte_unmap_unlock(base, ptl);
 		if (found)
 			break;
@@ -3079,10 +3174,12 @@ static unsigned long thp_reserve_shrink_scan(struct shrinker *shrinker,
 					     struct shrink_control *sc)
 {
 	struct thp_reserve_scan scan = { .target = ULONG_MAX };
+	/* Twice over: a first pass may only take referenced bits. */
+	unsigned long nr_to_walk = 2 * sc->nr_to_scan;
 	unsigned long nr;
 
-	nr = list_lru_shrink_walk(&thp_reserve_lru, sc, thp_reserve_isolate,
-				  &scan);
+	nr = list_lru_walk_one(&thp_reserve_lru, sc->nid, sc->memcg,
+			       thp_reserve_isolate, &scan, &nr_to_walk);
 	mm_account_reclaimed_pages(scan.freed);
 	return nr;
 }
@@ -3273,6 +3370,18 @@ static inline void thp_reserve_pm_init(void)
 
 /* ---- sysfs -------------------------------------------------------------- */
 
+/*
+ * Parse a knob's number of pages of a range: @lo to HPAGE_PMD_NR.
+ * Return: 0, or -EINVAL for anything else, with *@val then undefined.
+ */
+static int thp_reserve_parse_pages(const char *buf, unsigned int lo,
+				   unsigned int *val)
+{
+	if (kstrtouint(buf, 10, val) || *val < lo || *val > HPAGE_PMD_NR)
+		return -EINVAL;
+	return 0;
+}
+
 static ssize_t promotion_threshold_show(struct kobject *kobj,
 					struct kobj_attribute *attr, char *buf)
 {
@@ -3285,7 +3394,7 @@ static ssize_t promotion_threshold_store(struct kobject *kobj,
 {
 	unsigned int val;
 
-	if (kstrtouint(buf, 10, &val) || val < 1 || val > HPAGE_PMD_NR)
+	if (thp_reserve_parse_pages(buf, 1, &val))
 		return -EINVAL;
 	if (val > 1 && !thp_reserve_shrinker)
 		return -ENODEV;
@@ -3310,7 +3419,7 @@ static ssize_t promotion_early_store(struct kobject *kobj,
 {
 	unsigned int val;
 
-	if (kstrtouint(buf, 10, &val) || val == 1 || val > HPAGE_PMD_NR)
+	if (thp_reserve_parse_pages(buf, 0, &val) || val == 1)
 		return -EINVAL;
 	WRITE_ONCE(thp_reserve_early, val);
 	return count;

@@ -1892,13 +1892,16 @@ static void pin_cpu0(void)
 
 /*
  * memcg limit: a child in its own group writes 128 pages in each of 16
- * ranges (16 reservations, 32 MiB charged for 8 MiB of data), then one
- * more page in each even range, which makes the even ranges the most
- * recently populated. Lowering memory.max to 16 MiB is met by breaking
+ * ranges (16 reservations, 32 MiB charged for 8 MiB of data). Asking the
+ * group to reclaim 1 MiB (memory.reclaim) breaks exactly one reservation,
+ * the first made: the walk finds every entry referenced, gives each its
+ * second chance (to the tail, unmarked), then breaks range 0 and is done.
+ * Then one more page goes in each even range from 2 on, which marks them
+ * referenced again. Lowering memory.max to 16 MiB is met by breaking
  * reservations alone, least recently populated first (the odd ranges, in
- * order), and swaps nothing. Lowering it to 4 MiB, below the data, breaks
- * every reservation left before reclaim swaps; the data swapped out reads
- * back intact.
+ * order, then the even ones), and swaps nothing. Lowering it to 4 MiB,
+ * below the data, breaks every reservation left before reclaim swaps; the
+ * data swapped out reads back intact.
  */
 #define RLEN		(32UL << 20)
 #define RRANGES		((int)(RLEN / PMD))
@@ -1908,7 +1911,7 @@ static void pin_cpu0(void)
 /* What the reclaim child reports: bad bytes and vmstat deltas around its work. */
 struct reclaim_report {
 	long bad, alloc;
-	long release[2], reclaim[2], pswpout[2];
+	long release[3], reclaim[3], pswpout[3];	/* memory.reclaim, 16M, 4M */
 	long rss_kb, swap_kb;
 	bool broken[RRANGES];	/* after the first limit: no longer a THP */
 };
@@ -1923,20 +1926,27 @@ static void reclaim_layout(struct layout *l, int i)
 	}
 }
 
-/* Order in which the child's ranges were last populated. */
+/*
+ * The k-th range reclaim breaks: range 0 (by memory.reclaim), the odd
+ * ranges, then the even ranges written again after it.
+ */
 static int reclaim_lru_order(int k)
 {
-	return k < RRANGES / 2 ? 2 * k + 1 : 2 * (k - RRANGES / 2);
+	if (!k)
+		return 0;
+	return k <= RRANGES / 2 ? 2 * k - 1 : 2 * (k - RRANGES / 2);
 }
 
-/* Lower the group's memory.max; vmstat deltas of what that did, into slot s. */
-static bool reclaim_limit(struct reclaim_report *r, int s, const char *limit)
+/* Write val to the group's file; vmstat deltas of what that did, into slot s. */
+static bool reclaim_limit(struct reclaim_report *r, int s, const char *file, const char *val)
 {
 	long rel = vmstat_get("thp_res_release"), rec = vmstat_get("thp_res_reclaim");
 	long out = vmstat_get("pswpout");
+	char path[PATH_MAX];
 
-	if (write_file(CG_RECLAIM "/memory.max", limit)) {
-		ksft_print_msg("child: cannot set %s/memory.max to %s\n", CG_RECLAIM, limit);
+	snprintf(path, sizeof(path), "%s/%s", CG_RECLAIM, file);
+	if (write_file(path, val)) {
+		ksft_print_msg("child: cannot write %s to %s\n", val, path);
 		return false;
 	}
 	vmstat_refresh();
@@ -1970,15 +1980,17 @@ static __noreturn void reclaim_child(int up)
 			put(p + i * PMD, &l[i], 4 * j, l[i].n[4 * j], l[i].seed[4 * j]);
 		}
 	}
-	for (int i = 0; i < RRANGES; i += 2)
-		put(p + i * PMD, &l[i], 1, PG, 0x9000 + i);
 	vmstat_refresh();
 	r.alloc = vmstat_get("thp_res_alloc") - alloc0;
-	if (!reclaim_limit(&r, 0, "16M"))
+	if (!reclaim_limit(&r, 0, "memory.reclaim", "1M"))
+		_exit(4);
+	for (int i = 2; i < RRANGES; i += 2)
+		put(p + i * PMD, &l[i], 1, PG, 0x9000 + i);
+	if (!reclaim_limit(&r, 1, "memory.max", "16M"))
 		_exit(4);
 	for (int i = 0; i < RRANGES; i++)
 		r.broken[i] = !in_thp(p + i * PMD);
-	if (!reclaim_limit(&r, 1, "4M"))
+	if (!reclaim_limit(&r, 2, "memory.max", "4M"))
 		_exit(4);
 	r.rss_kb = smaps_kb(p, "Rss");
 	r.swap_kb = smaps_kb(p, "Swap");
@@ -1995,7 +2007,7 @@ static __noreturn void reclaim_child(int up)
 	_exit(0);
 }
 
-/* The first limit broke the first n ranges of the LRU order and no other. */
+/* memory.reclaim and the first limit broke the first n ranges of the LRU order, no other. */
 static bool reclaim_order_ok(const struct reclaim_report *r, long n)
 {
 	bool ok = true;
@@ -2004,7 +2016,7 @@ static bool reclaim_order_ok(const struct reclaim_report *r, long n)
 		int i = reclaim_lru_order(k);
 
 		if (r->broken[i] != (k < n)) {
-			ksft_print_msg("range %d (%d. least recently populated) %s after memory.max 16M\n",
+			ksft_print_msg("range %d (%d. in reclaim's order) %s after memory.max 16M\n",
 				       i, k + 1, r->broken[i] ? "broken" : "still reserved");
 			ok = false;
 		}
@@ -2012,13 +2024,16 @@ static bool reclaim_order_ok(const struct reclaim_report *r, long n)
 	return ok;
 }
 
-/* Never-used pages of the first n ranges of the LRU order. */
+/* Never-used pages of ranges from to to - 1 of the LRU order (even ones from 2 got a page more). */
 static long reclaim_unused(long from, long to)
 {
 	long sum = 0;
 
-	for (long k = from; k < to; k++)
-		sum += NPG - RUSED - !(reclaim_lru_order(k) & 1);
+	for (long k = from; k < to; k++) {
+		int i = reclaim_lru_order(k);
+
+		sum += NPG - RUSED - (i && !(i & 1));
+	}
 	return sum;
 }
 
@@ -2061,27 +2076,35 @@ static void test_reclaim(void)
 			ksft_print_msg("no report from the child\n");
 			t.ok = false;
 		} else {
-			n = r.release[0];
-			ksft_print_msg("memory.max 16M: %ld reservations broken, thp_res_reclaim %+ld, pswpout %+ld\n",
-				       n, r.reclaim[0], r.pswpout[0]);
+			ksft_print_msg("memory.reclaim 1M: %ld reservations broken, thp_res_reclaim %+ld, pswpout %+ld\n",
+				       r.release[0], r.reclaim[0], r.pswpout[0]);
+			n = r.release[0] + r.release[1];
+			ksft_print_msg("memory.max 16M: %ld more broken, thp_res_reclaim %+ld, pswpout %+ld\n",
+				       r.release[1], r.reclaim[1], r.pswpout[1]);
 			ksft_print_msg("memory.max 4M: %ld more broken, thp_res_reclaim %+ld, pswpout %+ld; Rss %ld kB, Swap %ld kB\n",
-				       r.release[1], r.reclaim[1], r.pswpout[1], r.rss_kb, r.swap_kb);
+				       r.release[2], r.reclaim[2], r.pswpout[2], r.rss_kb, r.swap_kb);
 			t.ok &= expect("bad bytes", r.bad, 0);
 			t.ok &= expect("thp_res_alloc", r.alloc, RRANGES);
-			if (n < 1 || n >= RRANGES) {
-				ksft_print_msg("memory.max 16M broke %ld reservations, want some but not all\n", n);
+			t.ok &= expect("reservations broken by memory.reclaim", r.release[0], 1);
+			t.ok &= expect("thp_res_reclaim at memory.reclaim", r.reclaim[0],
+				       reclaim_unused(0, 1));
+			t.ok &= expect("pswpout at memory.reclaim", r.pswpout[0], 0);
+			if (r.release[1] < 1 || n >= RRANGES) {
+				ksft_print_msg("memory.max 16M broke %ld reservations, want some but not all\n",
+					       r.release[1]);
 				t.ok = false;
 			} else {
 				t.ok &= reclaim_order_ok(&r, n);
-				t.ok &= expect("thp_res_reclaim at 16M", r.reclaim[0], reclaim_unused(0, n));
+				t.ok &= expect("thp_res_reclaim at 16M", r.reclaim[1],
+					       reclaim_unused(1, n));
 			}
-			t.ok &= expect("pswpout at 16M", r.pswpout[0], 0);
-			t.ok &= expect("reservations broken at 4M", r.release[1], RRANGES - n);
-			t.ok &= expect("thp_res_reclaim at 4M", r.reclaim[1],
+			t.ok &= expect("pswpout at 16M", r.pswpout[1], 0);
+			t.ok &= expect("reservations broken at 4M", r.release[2], RRANGES - n);
+			t.ok &= expect("thp_res_reclaim at 4M", r.reclaim[2],
 				       reclaim_unused(n, RRANGES));
-			if (r.pswpout[1] < 1) {
+			if (r.pswpout[2] < 1) {
 				ksft_print_msg("pswpout %+ld at 4M: the data was not swapped\n",
-					       r.pswpout[1]);
+					       r.pswpout[2]);
 				t.ok = false;
 			}
 		}
@@ -3797,21 +3820,11 @@ int main(void)
 		ksft_exit_skip("no transparent hugepage support\n");
 	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
 		ksft_exit_skip("no THP reservations (no " THP_SYSFS "promotion_threshold)\n");
-	thp_save_settings();
-	thp_set("enabled", "always");
-	if (!thp_get_policy("hugepages-2048kB/enabled", v, sizeof(v)))
-		thp_set("hugepages-2048kB/enabled", "inherit");
-	/* Read faults map the huge zero page, not a huge page. */
-	thp_set("use_zero_page", "1");
-	thp_set("promotion_threshold", "256");
 	/*
 	 * The cases fill ranges from their first page, in order: early
 	 * promotion (thp_reserve_fault) would promote them at 16 used pages.
 	 */
-	if (!thp_get_policy("promotion_early", v, sizeof(v)))
-		thp_set("promotion_early", "0");
-	/* Keep khugepaged out of the released ranges. */
-	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+	thp_reserve_setup("0");
 	/* A dead child shows as EOF or EPIPE on its pipe, not as SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	ksft_set_plan(ARRAY_SIZE(tests));

@@ -777,6 +777,88 @@ static void test_no_write_lock(void)
 	case_end(&t);
 }
 
+#define NR_TAB		100	/* ranges of the table case */
+#define TAB_CUT0	20	/* first range the munmap cuts */
+#define TAB_CUT1	90	/* last range the munmap cuts */
+
+/* Used page k (0..3) of every range in the table case: never an in-order start. */
+static const int tab_page[] = { 3, 7, 11, 15 };
+
+/* Range r's pages written so far (the first n of tab_page) hold round 0's data. */
+static bool tab_verify(const char *what, char *p, int r, int n, int lo, int hi)
+{
+	static bool written[512];
+
+	memset(written, 0, sizeof(written));
+	for (int k = 0; k < n; k++)
+		written[tab_page[k]] = tab_page[k] >= lo && tab_page[k] < hi;
+	for (int pg = lo; pg < hi; pg++)
+		if (page_state(p + (long)r * PMD, pg, 0) != (written[pg] ? 1 : 0)) {
+			ksft_print_msg("%s: range %d page %d holds %s\n", what, r, pg,
+				       page_state(p + (long)r * PMD, pg, 0) ? "data or garbage" :
+				       "zeroes");
+			return false;
+		}
+	return true;
+}
+
+/*
+ * One mm with 100 reservations (the xarray of its table): 2 pages used in
+ * each, then a third found by populate in every one; a munmap from inside
+ * range 20 to inside range 90 releases exactly those 71 entries (the two
+ * it cuts are split, their pages outside the hole stay) and no other; the
+ * 29 left still hand out their pages, and the final munmap releases them.
+ */
+static void test_table(void)
+{
+	char *p, *cut0, *cut1;
+	struct counters a, b;
+	int left = NR_TAB - (TAB_CUT1 - TAB_CUT0 + 1);
+	struct tcase t;
+
+	case_begin(&t, "table: 100 reservations in one mm, a munmap releases the 71 it covers and no other");
+	p = map_region(NR_TAB * PMD);
+	counters_read(&a);
+	for (int k = 0; k < 3; k++)
+		for (int r = 0; r < NR_TAB; r++)
+			write_page(p + (long)r * PMD, tab_page[k], 0);
+	counters_read(&b);
+	t.ok &= deltas("3 pages in each range", &a, &b, 0, 0, 0, NR_TAB, 2 * NR_TAB,
+		       NR_TAB * (NPG - 3));
+
+	/* From page 5 of range TAB_CUT0 to page 5 of range TAB_CUT1. */
+	cut0 = p + (long)TAB_CUT0 * PMD + 5 * PG;
+	cut1 = p + (long)TAB_CUT1 * PMD + 5 * PG;
+	counters_read(&a);
+	if (munmap(cut0, cut1 - cut0)) {
+		ksft_print_msg("munmap: %s\n", strerror(errno));
+		t.ok = false;
+	}
+	counters_read(&b);
+	t.ok &= expect("thp_res_release at the munmap", b.release - a.release,
+		       TAB_CUT1 - TAB_CUT0 + 1);
+	t.ok &= deltas("munmap", &a, &b, 0, 0, 0, 0, 0,
+		       -(TAB_CUT1 - TAB_CUT0 + 1) * (long)(NPG - 3));
+	t.ok &= tab_verify("range cut at its end", p, TAB_CUT0, 3, 0, 5);
+	t.ok &= tab_verify("range cut at its start", p, TAB_CUT1, 3, 5, NPG);
+
+	counters_read(&a);
+	for (int r = 0; r < NR_TAB; r++)
+		if (r < TAB_CUT0 || r > TAB_CUT1)
+			write_page(p + (long)r * PMD, tab_page[3], 0);
+	counters_read(&b);
+	t.ok &= deltas("a 4th page in the ranges left", &a, &b, 0, 0, 0, 0, left, -left);
+	for (int r = 0; r < NR_TAB; r++)
+		if (r < TAB_CUT0 || r > TAB_CUT1)
+			t.ok &= tab_verify("range left", p, r, 4, 0, NPG);
+	counters_read(&a);
+	unmap_region(p, NR_TAB * PMD);
+	counters_read(&b);
+	t.ok &= expect("thp_res_release at the last munmap", b.release - a.release, left);
+	t.ok &= deltas("last munmap", &a, &b, 0, 0, 0, 0, 0, -left * (long)(NPG - 4));
+	case_end(&t);
+}
+
 static void (* const tests[])(void) = {
 	test_early_sequential,
 	test_early_only_in_order,
@@ -785,6 +867,7 @@ static void (* const tests[])(void) = {
 	test_threads,
 	test_races,
 	test_no_write_lock,
+	test_table,
 };
 
 int main(void)
@@ -796,15 +879,8 @@ int main(void)
 		ksft_exit_skip("base pages are not 4 KiB\n");
 	if (thp_get_policy("promotion_early", v, sizeof(v)))
 		ksft_exit_skip("no promotion in the fault path (no " THP_SYSFS "promotion_early)\n");
-	thp_save_settings();
-	thp_set("enabled", "always");
-	if (!thp_get_policy("hugepages-2048kB/enabled", v, sizeof(v)))
-		thp_set("hugepages-2048kB/enabled", "inherit");
-	thp_set("use_zero_page", "1");
-	thp_set("promotion_threshold", "256");
-	thp_set("promotion_early", "16");
 	/* Whatever is PMD-mapped in a case was promoted by a fault. */
-	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+	thp_reserve_setup("16");
 	ksft_set_plan(sizeof(tests) / sizeof(tests[0]));
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
 		tests[i]();

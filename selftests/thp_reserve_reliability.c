@@ -1059,11 +1059,7 @@ int main(void)
 	ksft_print_header();
 	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
 		ksft_exit_skip("no THP reservations\n");
-	thp_save_settings();
-	thp_set("enabled", "always");
-	thp_set("use_zero_page", "1");
-	thp_set("promotion_threshold", "256");
-	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+	thp_reserve_setup(NULL);
 	make_mark();
 	ksft_set_plan(8);
 	test_wp_zero_no_alloc();

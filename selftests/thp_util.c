@@ -107,6 +107,21 @@ void thp_restore_settings(void)
 	}
 }
 
+void thp_reserve_setup(const char *early)
+{
+	char v[64];
+
+	thp_save_settings();
+	thp_set("enabled", "always");
+	if (!thp_get_policy("hugepages-2048kB/enabled", v, sizeof(v)))
+		thp_set("hugepages-2048kB/enabled", "inherit");
+	thp_set("use_zero_page", "1");
+	thp_set("promotion_threshold", "256");
+	if (early && !thp_get_policy("promotion_early", v, sizeof(v)))
+		thp_set("promotion_early", early);
+	thp_set("khugepaged/scan_sleep_millisecs", "600000");
+}
+
 long keyed_value_sep(const char *path, const char *key, const char *sep)
 {
 	char line[256];

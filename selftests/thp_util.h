@@ -23,6 +23,14 @@ void thp_set(const char *name, const char *val);
 /* Save all THP knobs the tests change, and restore them (atexit too). */
 void thp_save_settings(void);
 void thp_restore_settings(void);
+/*
+ * Save the knobs, then set what every reservation test starts from: THP
+ * enabled=always (2048kB inherits), read faults on the huge zero page,
+ * promotion_threshold 256, promotion_early early (if the kernel has it;
+ * NULL leaves it as it is) and khugepaged asleep for 10 minutes, so that it promotes nothing a
+ * case does not ask for.
+ */
+void thp_reserve_setup(const char *early);
 /* A /proc/vmstat counter, or -1 if the kernel has none of that name. */
 long vmstat_get(const char *name);
 /* Fold the per-cpu counter deltas into /proc/vmstat (root; no-op if not). */

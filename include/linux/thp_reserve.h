@@ -8,12 +8,14 @@
  * range map the matching pages of the block. See
  * Documentation/mm/thp-reservations.rst.
  *
- * Locking: a reservation is looked up and changed under its mm's
- * thp_reserve_table.lock, a spinlock that nests inside the page table lock of
- * the range (mmap_lock -> VMA lock -> anon_vma lock -> PTL ->
- * thp_reserve_table.lock). Nothing sleeps or waits for a lock while holding it;
- * the populate path takes a folio trylock, the list_lru lock and vmstat
- * updates under it. See mm/thp_reserve.c for the whole order.
+ * Locking: a reservation is looked up and changed under its mm's table lock
+ * (the xa_lock of thp_reserve_table.entries), a spinlock that nests inside
+ * the page table lock of the range (mmap_lock -> VMA lock -> anon_vma lock ->
+ * PTL -> table lock). Nothing sleeps or waits for a lock while holding it;
+ * the populate path takes a folio trylock and vmstat updates under it (and
+ * the list_lru lock when the block moved to another node), and a new
+ * reservation's store may allocate an xarray node there without sleeping. See
+ * mm/thp_reserve.c for the whole order.
  */
 #ifndef _LINUX_THP_RESERVE_H
 #define _LINUX_THP_RESERVE_H
