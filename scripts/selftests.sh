@@ -22,4 +22,6 @@ run_logged "$log.project" make -C "$TOP/selftests" -j"$JOBS" \
 	KSFT="$KTREE/tools/testing/selftests" OUT="$out/project"
 step_end "build selftests (log: $log)"
 mkdir -p "$BUILD/tools"
-run_logged "$log.tools" gcc -O2 -Wall -o "$BUILD/tools/thp_touch" "$TOP/tools/thp_touch.c"
+for t in thp_touch thp_survey; do
+	run_logged "$log.tools.$t" gcc -O2 -Wall -o "$BUILD/tools/$t" "$TOP/tools/$t.c"
+done
