@@ -34,6 +34,7 @@
 #   SOAK_SECONDS=s FUZZ_OPS=n  stress-ng time and trinity calls (60/20000; soak 900/300000)
 #   QUICK=1 RUNS=n             bench: one short run / runs per policy (default 3)
 #   SCENARIOS="..." POLICIES="..."  bench: subsets of scenarios and policies
+#   BOOT=run                   bench: one boot per policy and run, not per scenario
 #   CMD='...'                  vm-run: the command to run in the guest
 #   VM_MEM VM_CPUS VM_TIMEOUT  guest MiB (4096), vCPUs (3), time limit in s (1800)
 #   ACCEL=tcg|kvm              emulator (default kvm only where a probe boot works)
@@ -90,7 +91,7 @@ run: setup
 	@$(S)/build.sh $(KERNEL) perf
 	@$(S)/selftests.sh
 	@KERNEL=$(KERNEL) FLAVOUR=perf $(S)/vm.sh $(CURDIR)/$(S)/demo.sh
-	@QUICK=1 SCENARIOS="fork tohuge gups" \
+	@QUICK=1 BOOT=run SCENARIOS="fork tohuge gups" \
 		POLICIES="reserve-t256 vanilla-always vanilla-never" \
 		BENCH_RESULTS=$(CURDIR)/build/run-bench benchmarks/bench.sh
 

@@ -15,10 +15,12 @@ cg=/sys/fs/cgroup/thpbench
 mkdir -p "$out"
 if [ "$quick" = 1 ]; then
 	size=128 gups_s=2 tohuge_mib=32 tohuge_s=20 fork_s=60 fork_cg=128M redis_n=10000 stress_s=6
-	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
+	scale_counts="16 64 256"
+	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis stress"}
 else
 	size=1024 gups_s=10 tohuge_mib=64 tohuge_s=90 fork_s=300 fork_cg=512M redis_n=100000 stress_s=20
-	scenarios=${SCENARIOS:-"fork sparse dense tohuge gups promote redis stress"}
+	scale_counts="16 64 256 1024 4096"
+	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis stress"}
 fi
 set -- $scenarios
 steps=$#
@@ -41,6 +43,100 @@ progress() {
 fresh() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# The first-touch scenarios run with khugepaged asleep, so that what is
+# PMD-mapped when the touch ends was mapped by the faults themselves.
+khugepaged_asleep() {
+	echo 600000 >"$thp/khugepaged/scan_sleep_millisecs"
+}
+khugepaged_awake() {
+	echo 1000 >"$thp/khugepaged/scan_sleep_millisecs"
+}
+
+tr=/sys/kernel/tracing
+# trace_on: record mmap_lock acquisitions and releases for writing, on the
+# monotonic clock (the per-CPU default is not synchronised across the
+# guest's vCPUs). Returns 1 if the kernel has no such tracepoints.
+trace_on() {
+	[ -d "$tr/events/mmap_lock" ] || mount -t tracefs nodev "$tr" 2>/dev/null || true
+	[ -d "$tr/events/mmap_lock" ] || return 1
+	echo 0 >"$tr/tracing_on"
+	echo mono >"$tr/trace_clock"
+	echo >"$tr/trace"
+	for e in mmap_lock_acquire_returned mmap_lock_released; do
+		echo 'write == 1' >"$tr/events/mmap_lock/$e/filter"
+		echo 1 >"$tr/events/mmap_lock/$e/enable"
+	done
+	echo 1 >"$tr/tracing_on"
+}
+
+# trace_report FILE: stop recording and write to FILE the write holds of
+# mmap_lock by any task that overlap the touch (between thp_bench's
+# touch_begin and touch_end marks): their number, the total and the
+# longest in microseconds, the median and the 99th percentile, and the
+# count of holds taken during the touch that ended in a downgrade (no
+# write release follows, so their length is unknown).
+trace_report() {
+	echo 0 >"$tr/tracing_on"
+	for e in mmap_lock_acquire_returned mmap_lock_released; do
+		echo 0 >"$tr/events/mmap_lock/$e/enable"
+	done
+	awk '
+	function ts_of(   i) {
+		for (i = 2; i <= NF; i++)
+			if ($i ~ /^[0-9]+\.[0-9]+:$/) return substr($i, 1, length($i) - 1)
+		return ""
+	}
+	/touch_begin/ { b = ts_of(); next }
+	/touch_end/ { e = ts_of(); next }
+	/mmap_lock_(acquire_returned|released):/ {
+		ts = ts_of(); mm = ""
+		for (i = 2; i <= NF; i++) if ($i ~ /^mm=/) mm = $i
+		if ($0 ~ /acquire_returned/ && $0 ~ /success=true/) {
+			if (mm in start) { us[++n] = start[mm]; ue[n] = "" }
+			start[mm] = ts
+		} else if ($0 ~ /released/ && (mm in start)) {
+			hs[++h] = start[mm]; he[h] = ts
+			delete start[mm]
+		}
+	}
+	END {
+		for (k in start) { us[++n] = start[k]; ue[n] = "" }
+		if (b == "" || e == "") { print "no marks"; exit }
+		for (i = 1; i <= h; i++)
+			if (hs[i] < e && he[i] > b) print (he[i] - hs[i]) * 1e6
+		for (i = 1; i <= n; i++) if (us[i] >= b && us[i] < e) u++
+		print "unended", u + 0
+	}' "$tr/trace" |
+		awk '$1 == "no" { print "mmap_write_holds=n/a"; exit }
+		$1 == "unended" { u = $2; next } { v[++n] = $1; s += $1 } END {
+			if (u == "") exit
+			print "mmap_write_holds=" n + 0
+			print "mmap_write_hold_total_us=" s + 0
+			print "mmap_write_hold_unended=" u + 0
+			if (!n) { print "mmap_write_hold_max_us=0"; exit }
+			# insertion sort: a touch sees a handful of holds at most
+			for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j > 0 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+			print "mmap_write_hold_p50_us=" v[int((n + 1) / 2)]
+			print "mmap_write_hold_p99_us=" v[int(n * 0.99 + 0.999)]
+			print "mmap_write_hold_max_us=" v[n] }' >"$1"
+	echo >"$tr/trace"
+}
+
+# first_touch MODE RUN_FILE LOCK_FILE [ARGS]: a first-touch scenario of
+# thp_bench with khugepaged asleep, timed without tracing; in the first
+# run it is repeated with mmap_lock's write holds traced (enabled, the
+# tracepoints cost every mmap_lock acquisition a cgroup path lookup), and
+# those go to LOCK_FILE.
+first_touch() {
+	khugepaged_asleep
+	"$tools/thp_bench" "$1" "$size" ${4:-} >"$2"
+	if [ "$i" = 1 ] && trace_on; then
+		THP_BENCH_MARKER=$tr/trace_marker "$tools/thp_bench" "$1" "$size" ${4:-} >/dev/null
+		trace_report "$3"
+	fi
+	khugepaged_awake
 }
 
 # Scenario 1: fork until failure, sparse and random-k, in a group with
@@ -126,8 +222,13 @@ for s in $scenarios; do
 	fresh
 	case $s in
 	fork) sc_fork "$p" "$i" ;;
-	sparse) "$tools/thp_bench" sparse "$size" >"$out/sparse.$p.$i.txt" ;;
-	dense) "$tools/thp_bench" dense "$size" >"$out/dense.$p.$i.txt" ;;
+	sparse | dense | dense-random)
+		first_touch "$s" "$out/$s.$p.$i.txt" "$out/$s-locks.$p.$i.txt" ;;
+	dense-mt)
+		first_touch dense-mt "$out/dense-mt.$p.$i.txt" "$out/dense-mt-locks.$p.$i.txt" 3 ;;
+	scale)
+		# Populate cost against live reservations: needs count x 2 MiB.
+		"$tools/thp_bench" scale $scale_counts >"$out/scale.$p.$i.txt" ;;
 	tohuge)
 		"$tools/thp_bench" tohuge "$tohuge_mib" 400 "$tohuge_s" >"$out/tohuge.$p.$i.txt" ;;
 	gups) "$tools/thp_bench" gups "$size" "$gups_s" >"$out/gups.$p.$i.txt" ;;

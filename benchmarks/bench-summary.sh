@@ -4,7 +4,9 @@
 # bench-guest.sh), writes RESULTS_DIR/summary.csv (median, min and max over
 # the runs), prints a markdown table with each policy's value and the
 # ratios of reserve-t256 to vanilla-always and vanilla-never, and draws
-# RESULTS_DIR/memory.png, fault-cost.png and time-to-huge.png with gnuplot.
+# RESULTS_DIR/memory.png, fault-cost.png, time-to-huge.png and scaling.png
+# with gnuplot, and the per-run ratios of the key pairs beside their A/A
+# bands.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 res=$1
@@ -24,9 +26,31 @@ dense-touch total_ms dense total_ms ms
 dense-touch rss_kib dense rss_kib KiB
 dense-touch huge_kib_at_end dense huge_kib KiB
 dense-touch minor_faults_per_2mib dense minor_faults_per_2mib count
+dense-touch promotions_per_2mib dense thp_res_promote_per_2mib count
+dense-touch early_promotions_per_2mib dense thp_res_promote_early_per_2mib count
+dense-touch mmap_write_holds dense-locks mmap_write_holds count
+dense-touch mmap_write_hold_max_us dense-locks mmap_write_hold_max_us us
+dense-random total_ms dense-random total_ms ms
+dense-random huge_kib_at_end dense-random huge_kib KiB
+dense-random minor_faults_per_2mib dense-random minor_faults_per_2mib count
+dense-random promotions_per_2mib dense-random thp_res_promote_per_2mib count
+dense-random mmap_write_holds dense-random-locks mmap_write_holds count
+dense-random mmap_write_hold_max_us dense-random-locks mmap_write_hold_max_us us
+dense-mt-3 total_ms dense-mt total_ms ms
+dense-mt-3 huge_kib_at_end dense-mt huge_kib KiB
+dense-mt-3 minor_faults_per_2mib dense-mt minor_faults_per_2mib count
+dense-mt-3 promotions_per_2mib dense-mt thp_res_promote_per_2mib count
+dense-mt-3 mmap_write_holds dense-mt-locks mmap_write_holds count
+dense-mt-3 mmap_write_hold_max_us dense-mt-locks mmap_write_hold_max_us us
 time-to-huge seconds_to_huge tohuge seconds_to_huge s
 time-to-huge huge_kib tohuge huge_kib KiB
 gups updates_per_s gups updates_per_s 1/s
+gups huge_kib gups huge_kib KiB
+scale us_per_populate_16 scale us_per_populate_16 us
+scale us_per_populate_64 scale us_per_populate_64 us
+scale us_per_populate_256 scale us_per_populate_256 us
+scale us_per_populate_1024 scale us_per_populate_1024 us
+scale us_per_populate_4096 scale us_per_populate_4096 us
 promote-cost ms_per_2mib promote collapse_ms_per_2mib ms
 promote-cost mmap_lock_reader_max_wait promote reader_max_wait_us us
 redis ops_per_s redis ops_per_s 1/s
@@ -69,6 +93,44 @@ while read -r scen metric file key unit; do
 done <<<"$rows"
 echo
 echo "Raw runs: raw/; all values: summary.csv (in $(basename "$res")/)"
+
+# paired FILE KEY A B: "median min max n" of A/B over the runs where both
+# policies have KEY (run i of A against run i of B: the policies of a run
+# were booted one after the other).
+paired() {
+	local f r a b
+	for f in "$res/raw/$1.$3".*.txt; do
+		[ -f "$f" ] || continue
+		r=${f##*.$3.}
+		r=${r%.txt}
+		a=$(sed -n "s/^$2=//p" "$f")
+		b=$(sed -n "s/^$2=//p" "$res/raw/$1.$4.$r.txt" 2>/dev/null)
+		[ -n "$a" ] && [ -n "$b" ] && [ "$a" != n/a ] && [ "$b" != n/a ] &&
+			awk -v a="$a" -v b="$b" 'BEGIN { if (b + 0) printf "%.4f\n", a / b }'
+	done | sort -g | awk '{ v[NR] = $1 } END {
+		if (!NR) { print "n/a n/a n/a 0"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.3f %.3f %.3f %d\n", m, v[1], v[NR], NR }'
+}
+pairs="dense total_ms reserve-t256 vanilla-always
+dense-random total_ms reserve-t256 vanilla-always
+dense-mt total_ms reserve-t256 vanilla-always
+sparse us_per_touch reserve-t256 vanilla-never
+gups updates_per_s reserve-t256 vanilla-always"
+echo
+echo "### Ratios per run"
+echo
+echo "Run i of one policy against run i of the other (median, min-max over the runs), beside the A/A pairs that must be equal: vanilla-madvise / vanilla-never (the programs do not madvise) and reserve-t1 / vanilla-always (the patched kernel with reservations off)."
+echo
+echo "| scenario | metric | pair | ratio (min-max, runs) | A/A madvise/never | A/A t1/always |"
+echo "|---|---|---|---|---|---|"
+while read -r file key a b; do
+	read -r m lo hi n <<<"$(paired "$file" "$key" "$a" "$b")"
+	[ "$n" -gt 0 ] || continue
+	read -r m1 lo1 hi1 n1 <<<"$(paired "$file" "$key" vanilla-madvise vanilla-never)"
+	read -r m2 lo2 hi2 n2 <<<"$(paired "$file" "$key" reserve-t1 vanilla-always)"
+	echo "| $file | $key | ${a#*-} / ${b#*-} | $m ($lo-$hi, $n) | $m1 ($lo1-$hi1, $n1) | $m2 ($lo2-$hi2, $n2) |"
+done <<<"$pairs"
 
 command -v gnuplot >/dev/null || { echo "(no gnuplot: no plots)"; exit 0; }
 dat=$res/plot-data
@@ -128,4 +190,27 @@ set key outside right
 set grid
 plot $plot
 EOF
-echo "Plots: memory.png, fault-cost.png, time-to-huge.png"
+# Populate cost against the live reservations of one mm (median, min-max).
+plot=""
+for p in vanilla-never reserve-t256; do
+	: >"$dat/scale-$p.dat"
+	for c in 16 64 256 1024 4096; do
+		read -r m lo hi n <<<"$(bench_stat "$res/raw/scale.$p.*.txt" "us_per_populate_$c")"
+		[ "$n" -gt 0 ] && echo "$c $m $lo $hi" >>"$dat/scale-$p.dat"
+	done
+	[ -s "$dat/scale-$p.dat" ] &&
+		plot="$plot${plot:+, }\"$dat/scale-$p.dat\" using 1:2:3:4 with yerrorlines title \"$p\""
+done
+[ -n "$plot" ] && gnuplot <<EOF
+set terminal pngcairo size 1000,600 font ",10"
+set output "$res/scaling.png"
+set title "Write to a second page of each of N ranges (reserve-t256: a populate with N live reservations; never: a 4 KiB fault)"
+set xlabel "N, ranges (live reservations) in the mm"
+set ylabel "microseconds per write (median, min-max)"
+set logscale x 2
+set yrange [0:*]
+set key outside right
+set grid
+plot $plot
+EOF
+echo "Plots: memory.png, fault-cost.png, time-to-huge.png, scaling.png"

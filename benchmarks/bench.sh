@@ -4,16 +4,17 @@
 # runs every scenario of benchmarks/README.md for the four stock policies
 # (vanilla-never, -madvise, -always, -always-underused409) and the four
 # reservation policies (reserve-t1, -t64, -t256, -t512) in one invocation:
-# one fresh boot per policy and run, RUNS runs of each. Writes raw
+# one fresh boot per scenario, policy and run, RUNS runs of each. Writes raw
 # outputs, summary.csv, summary.md and PNG plots to
 # benchmarks/results/<kernel>-<date>/ and points benchmarks/results/latest
 # at it.
 #
-# QUICK=1: one run, smaller sizes and shorter limits (about 10 minutes
-# once the kernels are built). RUNS (default 3; QUICK: 1), VM_MEM (default
+# QUICK=1: one run, smaller sizes and shorter limits. RUNS (default 3; QUICK: 1), VM_MEM (default
 # 2048), SCENARIOS and POLICIES (space-separated subsets) narrow it down;
-# make run uses QUICK=1 SCENARIOS="fork tohuge gups" POLICIES="reserve-t256
-# vanilla-always vanilla-never".
+# make run uses QUICK=1 BOOT=run SCENARIOS="fork tohuge gups" POLICIES="reserve-t256
+# vanilla-always vanilla-never". An unknown name in SCENARIOS or POLICIES
+# is an error. BOOT=run: one boot per policy and run instead of one per
+# scenario too (see below).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 . "$TOP/benchmarks/lib.sh"
@@ -21,34 +22,93 @@ set -euo pipefail
 quick=${QUICK:-0}
 runs=${RUNS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 mem=${VM_MEM:-2048}
-EXTRA_PKGS="redis-server redis-tools gnuplot-nox" "$TOP/scripts/setup.sh"
-bench_begin "" "$runs, quick: $quick, guest: $mem MiB, 3 vCPUs in 2 NUMA nodes; QEMU TCG (times are comparable only as ratios within one run; memory figures are exact)"
-for t in thp_bench fork_bench; do
-	gcc -O2 -Wall -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
-done
-gcc -O2 -Wall -pthread -o "$BUILD/tools/promote_bench" "$TOP/benchmarks/promote_bench.c"
+boot=${BOOT:-scenario}
+case $boot in scenario | run) ;; *) die "BOOT must be scenario or run, not '$boot'" ;; esac
 all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
-policies=
+all_scen="fork sparse dense dense-random dense-mt tohuge gups promote redis stress scale"
+# known LIST WORDS WHAT: fail on a word of WORDS that LIST does not have.
+known() {
+	local w
+	for w in $2; do
+		case " $1 " in *" $w "*) ;; *) die "unknown $3 '$w' (known: $1)" ;; esac
+	done
+}
+known "$all" "${POLICIES:-}" policy
+known "$all_scen" "${SCENARIOS:-}" scenario
+policies= scenarios=
 for p in $all; do
 	case " ${POLICIES:-$all} " in *" $p "*) policies="$policies $p" ;; esac
 done
+for s in $all_scen; do
+	case " ${SCENARIOS:-$all_scen} " in *" $s "*) scenarios="$scenarios $s" ;; esac
+done
 read -r -a plist <<<"$policies"
-# One fresh boot per policy and run: a policy measured after others in the
-# same boot finds free memory fragmented by them (see fork-guest.sh).
-t0=$(date +%s)
-steps=$((runs * ${#plist[@]})) step=0
-for i in $(seq "$runs"); do
+read -r -a slist <<<"$scenarios"
+[ "${#slist[@]}" -gt 0 ] && [ "${#plist[@]}" -gt 0 ] ||
+	die "no scenario or no policy given (SCENARIOS='${SCENARIOS:-}' POLICIES='${POLICIES:-}')"
+EXTRA_PKGS="redis-server redis-tools gnuplot-nox" "$TOP/scripts/setup.sh"
+per="scenario, policy and run"
+[ "$boot" = run ] && per="policy and run"
+bench_begin "" "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPUs in 2 NUMA nodes; QEMU TCG (times are comparable only as ratios within one run; memory figures are exact)"
+for t in thp_bench fork_bench promote_bench; do
+	gcc -O2 -Wall -pthread -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
+done
+# The policies a scenario runs under: the populate-cost scaling compares a
+# reservation policy's populate with a stock 4 KiB fault, and promote an
+# in-place promotion with a copy collapse, so both run under vanilla-never
+# and reserve-t256 only.
+scen_policies() {
+	local p
 	for p in "${plist[@]}"; do
-		case $p in vanilla-*) k=vanilla ;; *) k=patched ;; esac
-		el=$(( $(date +%s) - t0 ))
-		left=n/a
-		[ "$step" -gt 0 ] && left="~$((el * (steps - step) / step))s"
-		step=$((step + 1))
-		step_begin "[$step/$steps] $p run $i/$runs on the $k perf kernel (elapsed ${el}s, left $left)"
-		KERNEL=$k FLAVOUR=perf VM_MEM=$mem VM_TIMEOUT=7200 "$TOP/scripts/vm.sh" \
-			"SCENARIOS='${SCENARIOS:-}' $TOP/benchmarks/bench-guest.sh $p $raw $i $quick"
-		step_end "[$step/$steps] $p run $i/$runs on the $k perf kernel (elapsed ${el}s, left $left)"
+		case $1 in
+		scale | promote)
+			[ "$p" = vanilla-never ] || [ "$p" = reserve-t256 ] || continue ;;
+		esac
+		echo "$p"
 	done
+}
+# One fresh boot per scenario, policy and run, the policies interleaved
+# within each run: a scenario run after others in the same boot finds free
+# memory fragmented by them (an earlier fork scenario cost the dense ones
+# a third of their PMD coverage), and the emulator drifts over an hour.
+# BOOT=run boots once per policy and run for all its scenarios instead
+# (faster; for scenarios that free all they map). The scaling scenario
+# needs 4096 x 2 MiB of blocks: it always has a larger guest of its own.
+# groups: one line per boot of a run, the scenarios it runs.
+groups() {
+	local s rest=
+	for s in "${slist[@]}"; do
+		if [ "$boot" = scenario ] || [ "$s" = scale ]; then
+			echo "$s"
+		else
+			rest="$rest${rest:+ }$s"
+		fi
+	done
+	[ -z "$rest" ] || echo "$rest"
+}
+t0=$(date +%s)
+steps=0
+while read -r g; do
+	steps=$((steps + runs * $(scen_policies "${g%% *}" | wc -l)))
+done < <(groups)
+step=0
+for i in $(seq "$runs"); do
+	while read -r g; do
+		for p in $(scen_policies "${g%% *}"); do
+			case $p in vanilla-*) k=vanilla ;; *) k=patched ;; esac
+			m=$mem
+			[ "$g" = scale ] && [ "$m" -lt 10240 ] && [ "$quick" != 1 ] && m=10240
+			el=$(( $(date +%s) - t0 ))
+			left=n/a
+			[ "$step" -gt 0 ] && left="~$((el * (steps - step) / step))s"
+			step=$((step + 1))
+			what="[$step/$steps] $g, $p, run $i/$runs on the $k perf kernel (elapsed ${el}s, left $left)"
+			step_begin "$what"
+			KERNEL=$k FLAVOUR=perf VM_MEM=$m VM_TIMEOUT=7200 "$TOP/scripts/vm.sh" \
+				"SCENARIOS='$g' $TOP/benchmarks/bench-guest.sh $p $raw $i $quick" </dev/null
+			step_end "$what"
+		done
+	done < <(groups)
 done
 cp -r "$raw" "$res/raw"
 "$TOP/benchmarks/bench-summary.sh" "$res" | tee "$res/summary.md"

@@ -3,7 +3,17 @@
  * thp_bench: the single-process scenarios of make bench.
  *
  *   thp_bench sparse SIZE_MIB        first touch of one page per 2 MiB
- *   thp_bench dense SIZE_MIB         first touch of every page
+ *   thp_bench dense SIZE_MIB         first touch of every page, in order
+ *   thp_bench dense-random SIZE_MIB  first touch of every page, in a random
+ *                                    order over the whole mapping
+ *   thp_bench dense-mt SIZE_MIB THREADS
+ *                                    first touch of every page by THREADS
+ *                                    threads of one process, each filling
+ *                                    its own contiguous share in order
+ *   thp_bench scale COUNTS...        one page written in each of COUNT
+ *                                    ranges, then the time of a write to a
+ *                                    second page of each (a populate with
+ *                                    COUNT live reservations)
  *   thp_bench tohuge SIZE_MIB USED SECONDS
  *                                    write USED of 512 pages per 2 MiB,
  *                                    then sample the PMD-mapped share
@@ -13,6 +23,8 @@
  * Output: "key=value" lines; tohuge adds "sample=SECONDS FRACTION" lines.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,28 +82,208 @@ static long minor_faults(void)
 }
 
 /*
- * First touch of one page (sparse) or every page (dense) of each 2 MiB.
- * Besides the time: the minor faults the touch took per 2 MiB (exact on
- * any machine), and how much of the range is PMD-mapped the moment the
- * touch ends (huge_kib).
+ * The vmstat events that say what work a first touch did, exact on any
+ * machine: huge pages allocated at a fault, reservations made, pages
+ * handed out from them, promotions (all, and the early ones), copy
+ * collapses. Missing counters (the stock kernel has no thp_res_*) read -1
+ * and are not printed.
  */
-static void first_touch(size_t len, int dense)
+static const char *const work_events[] = {
+	"thp_fault_alloc", "thp_res_alloc", "thp_res_populate", "thp_res_promote",
+	"thp_res_promote_early", "thp_collapse_alloc",
+};
+#define NR_WORK (sizeof(work_events) / sizeof(work_events[0]))
+
+static void work_snapshot(long *v)
 {
+	for (size_t i = 0; i < NR_WORK; i++)
+		v[i] = vmstat(work_events[i]);
+}
+
+/* Print each event's count per 2 MiB of len since the snapshot v0. */
+static void work_report(const long *v0, size_t len)
+{
+	long v[NR_WORK];
+
+	work_snapshot(v);
+	for (size_t i = 0; i < NR_WORK; i++)
+		if (v0[i] >= 0 && v[i] >= 0)
+			printf("%s_per_2mib=%.3f\n", work_events[i],
+			       (v[i] - v0[i]) * (double)HPAGE / len);
+}
+
+/* Offsets of every page of len bytes in a random order (Fisher-Yates). */
+static size_t *shuffled_pages(size_t len)
+{
+	size_t n = len / PAGE, *off = malloc(n * sizeof(*off));
+	uint64_t x = 2463534242ULL;
+
+	if (!off) {
+		perror("malloc");
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++)
+		off[i] = i * PAGE;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = xorshift64(&x) % (i + 1), t = off[i];
+
+		off[i] = off[j];
+		off[j] = t;
+	}
+	return off;
+}
+
+/*
+ * Mark the start and end of a timed touch in the trace, when the guest
+ * script asks for it (THP_BENCH_MARKER names tracefs' trace_marker), so
+ * that what it traces can be cut to the touch. The marks' times come
+ * from the trace clock, not from here.
+ */
+static void mark(const char *what)
+{
+	static int fd = -2;
+
+	if (fd == -2)
+		fd = getenv("THP_BENCH_MARKER") ?
+		     open(getenv("THP_BENCH_MARKER"), O_WRONLY) : -1;
+	if (fd >= 0 && write(fd, what, strlen(what)) < 0)
+		perror("trace_marker");
+}
+
+struct filler {
+	char *p;
+	size_t len;
+	pthread_barrier_t *ready, *go;
+};
+
+static void *fill_share(void *arg)
+{
+	struct filler *f = arg;
+
+	pthread_barrier_wait(f->ready);
+	pthread_barrier_wait(f->go);
+	for (size_t off = 0; off < f->len; off += PAGE)
+		f->p[off] = 1;
+	return NULL;
+}
+
+enum touch { TOUCH_SPARSE, TOUCH_DENSE, TOUCH_RANDOM, TOUCH_THREADS };
+
+/*
+ * First touch of one page (sparse) or every page (the others) of each
+ * 2 MiB: in order, in a random order, or by threads threads each filling a
+ * contiguous share (2 MiB-aligned) in order. Besides the time: the minor
+ * faults the touch took per 2 MiB and the work counters (exact on any
+ * machine), and how much of the range is PMD-mapped the moment the touch
+ * ends (huge_kib). The page order of TOUCH_RANDOM is drawn before the
+ * clock starts.
+ */
+static void first_touch(size_t len, enum touch how, int threads)
+{
+	size_t step = how == TOUCH_SPARSE ? HPAGE : PAGE, n = len / step;
+	size_t *order = how == TOUCH_RANDOM ? shuffled_pages(len) : NULL;
+	pthread_t tid[64];
+	struct filler f[64];
+	pthread_barrier_t ready, go;
+	long f0, faults, w0[NR_WORK];
+	double t0, t;
 	char *p;
 
 	warm(len);
 	p = map_aligned(len);
-	size_t step = dense ? PAGE : HPAGE, n = 0;
-	long f0 = minor_faults(), faults;
-	double t0 = now_s(), t;
+	if (how == TOUCH_THREADS) {
+		size_t share = len / threads / HPAGE * HPAGE;
 
-	for (size_t off = 0; off < len; off += step, n++)
-		p[off] = 1;
+		if (!share || pthread_barrier_init(&ready, NULL, threads + 1) ||
+		    pthread_barrier_init(&go, NULL, threads + 1)) {
+			fprintf(stderr, "dense-mt: %d threads need %d x 2 MiB\n",
+				threads, threads);
+			exit(1);
+		}
+		for (int i = 0; i < threads; i++) {
+			f[i].p = p + i * share;
+			f[i].len = i == threads - 1 ? len - i * share : share;
+			f[i].ready = &ready;
+			f[i].go = &go;
+			if (pthread_create(&tid[i], NULL, fill_share, &f[i])) {
+				perror("pthread_create");
+				exit(1);
+			}
+		}
+		/* Their start-up faults before the counters are read. */
+		pthread_barrier_wait(&ready);
+	}
+	work_snapshot(w0);
+	f0 = minor_faults();
+	mark("touch_begin");
+	t0 = now_s();
+	switch (how) {
+	case TOUCH_SPARSE:
+	case TOUCH_DENSE:
+		for (size_t off = 0; off < len; off += step)
+			p[off] = 1;
+		break;
+	case TOUCH_RANDOM:
+		for (size_t i = 0; i < n; i++)
+			p[order[i]] = 1;
+		break;
+	case TOUCH_THREADS:
+		pthread_barrier_wait(&go);
+		for (int i = 0; i < threads; i++)
+			pthread_join(tid[i], NULL);
+		break;
+	}
 	t = now_s() - t0;
+	mark("touch_end");
 	faults = minor_faults() - f0;
 	printf("faults=%zu\ntotal_ms=%.3f\nus_per_touch=%.3f\n", n, t * 1e3, t * 1e6 / n);
 	printf("minor_faults_per_2mib=%.2f\n", faults * (double)HPAGE / len);
+	work_report(w0, len);
 	report_memory(p);
+	free(order);
+}
+
+/*
+ * Populate cost against the number of live reservations in one mm: for
+ * each count, map count ranges, write page 0 of each (under a reservation
+ * policy: count reservations), then time a write to page 1 of each, which
+ * a reservation hands out from its block (a populate), and unmap. Prints
+ * "us_per_populate_COUNT=MICROSECONDS" per count, with the reservations
+ * made by the first writes and the populates of the timed ones per range
+ * (1 and 1 if the scenario measured what it says; the stock kernel has no
+ * such counters).
+ */
+static void scale(int argc, char **argv)
+{
+	for (int a = 0; a < argc; a++) {
+		size_t count = strtoul(argv[a], NULL, 10), len = count * HPAGE;
+		long w0[NR_WORK], w1[NR_WORK], w2[NR_WORK];
+		double t0, t;
+		char *p;
+
+		if (!count) {
+			fprintf(stderr, "scale: a count must be positive\n");
+			exit(2);
+		}
+		warm(len);
+		p = map_aligned(len);
+		work_snapshot(w0);
+		for (size_t off = 0; off < len; off += HPAGE)
+			p[off] = 1;
+		work_snapshot(w1);
+		t0 = now_s();
+		for (size_t off = PAGE; off < len; off += HPAGE)
+			p[off] = 1;
+		t = now_s() - t0;
+		work_snapshot(w2);
+		printf("us_per_populate_%zu=%.3f\n", count, t * 1e6 / count);
+		/* work_events[1] and [2]: thp_res_alloc, thp_res_populate. */
+		if (w0[1] >= 0)
+			printf("reserved_per_range_%zu=%.3f\npopulates_per_range_%zu=%.3f\n",
+			       count, (double)(w1[1] - w0[1]) / count,
+			       count, (double)(w2[2] - w1[2]) / count);
+		munmap(p, len);
+	}
 }
 
 /* Write used of 512 pages per 2 MiB, then sample the PMD-mapped share. */
@@ -154,11 +346,21 @@ int main(int argc, char **argv)
 
 	if (argc < 3)
 		goto usage;
+	if (!strcmp(argv[1], "scale")) {
+		scale(argc - 2, argv + 2);
+		return 0;
+	}
 	len = strtoul(argv[2], NULL, 10) << 20;
 	if (!strcmp(argv[1], "sparse"))
-		first_touch(len, 0);
+		first_touch(len, TOUCH_SPARSE, 0);
 	else if (!strcmp(argv[1], "dense"))
-		first_touch(len, 1);
+		first_touch(len, TOUCH_DENSE, 0);
+	else if (!strcmp(argv[1], "dense-random"))
+		first_touch(len, TOUCH_RANDOM, 0);
+	else if (!strcmp(argv[1], "dense-mt") && argc == 4 &&
+		 atoi(argv[3]) > 0 && atoi(argv[3]) <= 64 &&
+		 len >= (size_t)atoi(argv[3]) * HPAGE)
+		first_touch(len, TOUCH_THREADS, atoi(argv[3]));
 	else if (!strcmp(argv[1], "tohuge") && argc == 5)
 		to_huge(len, atoi(argv[3]), atof(argv[4]));
 	else if (!strcmp(argv[1], "gups") && argc == 4)
@@ -167,7 +369,7 @@ int main(int argc, char **argv)
 		goto usage;
 	return 0;
 usage:
-	fprintf(stderr, "usage: %s sparse|dense SIZE_MIB | tohuge SIZE_MIB USED SECONDS | gups SIZE_MIB SECONDS\n",
+	fprintf(stderr, "usage: %s sparse|dense|dense-random SIZE_MIB | dense-mt SIZE_MIB THREADS | scale COUNT... | tohuge SIZE_MIB USED SECONDS | gups SIZE_MIB SECONDS\n",
 		argv[0]);
 	return 2;
 }
