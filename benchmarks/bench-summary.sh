@@ -171,6 +171,22 @@ set title "Dense first touch: total milliseconds"
 plot "$dat/dense-touch-total_ms.dat" using 2:xtic(1)
 unset multiplot
 EOF
+# curves FILE TITLE XLABEL YLABEL SETTINGS: draw the lines of $plot into
+# RESULTS_DIR/FILE, if there are any; SETTINGS are more gnuplot lines.
+curves() {
+	[ -n "$plot" ] || return 0
+	gnuplot <<EOF
+set terminal pngcairo size 1000,600 font ",10"
+set output "$res/$1"
+set title "$2"
+set xlabel "$3"
+set ylabel "$4"
+$5
+set key outside right
+set grid
+plot $plot
+EOF
+}
 # Curves: the PMD-mapped share of the region over time, first run.
 plot=""
 for p in $policies; do
@@ -179,17 +195,9 @@ for p in $policies; do
 	sed -n 's/^sample=//p' "$f" >"$dat/tohuge-$p.dat"
 	plot="$plot${plot:+, }\"$dat/tohuge-$p.dat\" using 1:2 with linespoints title \"$p\""
 done
-[ -n "$plot" ] && gnuplot <<EOF
-set terminal pngcairo size 1000,600 font ",10"
-set output "$res/time-to-huge.png"
-set title "Time to huge: PMD-mapped share of a region with 400 of 512 pages used per 2 MiB"
-set xlabel "seconds after the writes"
-set ylabel "share of the region mapped by PMDs"
-set yrange [0:1.05]
-set key outside right
-set grid
-plot $plot
-EOF
+curves time-to-huge.png \
+	"Time to huge: PMD-mapped share of a region with 400 of 512 pages used per 2 MiB" \
+	"seconds after the writes" "share of the region mapped by PMDs" "set yrange [0:1.05]"
 # Populate cost against the live reservations of one mm (median, min-max).
 plot=""
 for p in vanilla-never reserve-t256; do
@@ -201,16 +209,9 @@ for p in vanilla-never reserve-t256; do
 	[ -s "$dat/scale-$p.dat" ] &&
 		plot="$plot${plot:+, }\"$dat/scale-$p.dat\" using 1:2:3:4 with yerrorlines title \"$p\""
 done
-[ -n "$plot" ] && gnuplot <<EOF
-set terminal pngcairo size 1000,600 font ",10"
-set output "$res/scaling.png"
-set title "Write to a second page of each of N ranges (reserve-t256: a populate with N live reservations; never: a 4 KiB fault)"
-set xlabel "N, ranges (live reservations) in the mm"
-set ylabel "microseconds per write (median, min-max)"
-set logscale x 2
-set yrange [0:*]
-set key outside right
-set grid
-plot $plot
-EOF
+curves scaling.png \
+	"Write to a second page of each of N ranges (reserve-t256: a populate with N live reservations; never: a 4 KiB fault)" \
+	"N, ranges (live reservations) in the mm" "microseconds per write (median, min-max)" \
+	"set logscale x 2
+set yrange [0:*]"
 echo "Plots: memory.png, fault-cost.png, time-to-huge.png, scaling.png"
