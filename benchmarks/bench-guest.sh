@@ -45,8 +45,9 @@ fresh() {
 	echo 3 >/proc/sys/vm/drop_caches
 }
 
-# The first-touch scenarios run with khugepaged asleep, so that what is
-# PMD-mapped when the touch ends was mapped by the faults themselves.
+# The first-touch and promote scenarios run with khugepaged asleep, so
+# that what is PMD-mapped when the touch ends was mapped by the faults
+# themselves; the others with khugepaged scanning every second.
 khugepaged_asleep() {
 	echo 600000 >"$thp/khugepaged/scan_sleep_millisecs"
 }
@@ -94,7 +95,7 @@ trace_report() {
 		ts = ts_of(); mm = ""
 		for (i = 2; i <= NF; i++) if ($i ~ /^mm=/) mm = $i
 		if ($0 ~ /acquire_returned/ && $0 ~ /success=true/) {
-			if (mm in start) { us[++n] = start[mm]; ue[n] = "" }
+			if (mm in start) us[++n] = start[mm]
 			start[mm] = ts
 		} else if ($0 ~ /released/ && (mm in start)) {
 			hs[++h] = start[mm]; he[h] = ts
@@ -102,7 +103,7 @@ trace_report() {
 		}
 	}
 	END {
-		for (k in start) { us[++n] = start[k]; ue[n] = "" }
+		for (k in start) us[++n] = start[k]
 		if (b == "" || e == "") { print "no marks"; exit }
 		for (i = 1; i <= h; i++)
 			if (hs[i] < e && he[i] > b) print (he[i] - hs[i]) * 1e6
@@ -215,7 +216,7 @@ sc_stress() {
 
 memcg_on
 swapoff -a 2>/dev/null || true
-echo 1000 >"$thp/khugepaged/scan_sleep_millisecs"
+khugepaged_awake
 policy "$p"
 for s in $scenarios; do
 	progress "$s" "$p" "$i"
@@ -236,9 +237,9 @@ for s in $scenarios; do
 		# Promotion in place against the copy collapse: two policies only.
 		case $p in
 		reserve-t256 | vanilla-never)
-			echo 600000 >"$thp/khugepaged/scan_sleep_millisecs"
+			khugepaged_asleep
 			"$tools/promote_bench" 128 collapse 1 >"$out/promote.$p.$i.txt"
-			echo 1000 >"$thp/khugepaged/scan_sleep_millisecs" ;;
+			khugepaged_awake ;;
 		esac ;;
 	redis) sc_redis "$p" "$i" ;;
 	stress) sc_stress "$p" "$i" ;;
