@@ -3161,12 +3161,25 @@ void thp_reserve_block_split(struct anon_vma *anon_vma, unsigned long pfn,
 }
 
 /*
- * The shrinker serves whoever shrinks slab caches by hand: drop_caches
- * (echo 2) and any shrink_slab() pass. Its objects are reservations.
+ * The shrinker serves the callers of shrink_slab() outside reclaim:
+ * drop_caches (echo 2) and debugfs shrinker scans. Its objects are
+ * reservations. A reclaim pass (kswapd, direct, memcg, node reclaim,
+ * hibernation's shrink_all_memory()) runs with current->reclaim_state
+ * set and has already asked thp_reserve_reclaim() from shrink_node(), or
+ * chose not to because it may not unmap (node reclaim without
+ * RECLAIM_UNMAP): the shrinker reports nothing there, so it can neither
+ * override that choice nor build up deferred work for a later pass.
  */
+static bool thp_reserve_in_reclaim(void)
+{
+	return current->reclaim_state;
+}
+
 static unsigned long thp_reserve_shrink_count(struct shrinker *shrinker,
 					      struct shrink_control *sc)
 {
+	if (thp_reserve_in_reclaim())
+		return 0;
 	return list_lru_shrink_count(&thp_reserve_lru, sc) ?: SHRINK_EMPTY;
 }
 
@@ -3178,6 +3191,8 @@ static unsigned long thp_reserve_shrink_scan(struct shrinker *shrinker,
 	unsigned long nr_to_walk = 2 * sc->nr_to_scan;
 	unsigned long nr;
 
+	if (thp_reserve_in_reclaim())
+		return SHRINK_STOP;
 	nr = list_lru_walk_one(&thp_reserve_lru, sc->nid, sc->memcg,
 			       thp_reserve_isolate, &scan, &nr_to_walk);
 	mm_account_reclaimed_pages(scan.freed);

@@ -1401,7 +1401,6 @@ static void test_ksm(void)
  * reserve time (memory.current), while memory.stat "anon" counts only the
  * mapped pages.
  */
-#define CG_ROOT	"/sys/fs/cgroup/"
 #define CG	CG_ROOT "thpres-test"
 
 static bool has_word(const char *list, const char *word)

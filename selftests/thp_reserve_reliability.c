@@ -67,8 +67,6 @@
 
 #define PG		4096UL
 #define NPG		((int)(PMD_SIZE_BYTES / PG))
-#define FAIL_DIR	"/sys/kernel/debug/fail_thp_res_reclaim/"
-#define CG_ROOT		"/sys/fs/cgroup/"
 #define CG		CG_ROOT "thpres-reliability"
 #define MARK_LEN	32
 
@@ -105,14 +103,6 @@ static long pgalloc_sum(void)
 			sum += v;
 	fclose(f);
 	return sum;
-}
-
-static bool fail_set(const char *prob, const char *times)
-{
-	return !write_file(FAIL_DIR "verbose", "0") &&
-	       !write_file(FAIL_DIR "interval", "1") &&
-	       !write_file(FAIL_DIR "times", times) &&
-	       !write_file(FAIL_DIR "probability", prob);
 }
 
 /* A child that fills len bytes with the marker, 4 KiB pages, and exits. */
@@ -189,24 +179,6 @@ static bool swap_set_nonrot(bool nonrot)
 	return true;
 }
 
-/*
- * Wait up to 4 s for free memory to be back within 8 MiB of @before (the
- * cases hold at most 48 MiB); report and return false if it is not.
- */
-static bool free_back(const char *what, long before)
-{
-	long now = 0;
-
-	for (int i = 0; i < 40; i++) {
-		now = free_slab_kb();
-		if (now >= before - 8192)
-			return true;
-		usleep(100000);
-	}
-	ksft_print_msg("%s: free memory %ld kB, %ld kB before\n", what, now, before);
-	return false;
-}
-
 /* Pages holding the marker on every active swap device; -1 on error. */
 static long swap_marked_pages(void)
 {
@@ -244,34 +216,6 @@ static long swap_marked_pages(void)
 	fclose(f);
 	free(buf);
 	return marked;
-}
-
-/* Set when cg_setup() enabled the memory controller, for cg_done(). */
-static bool cg_enabled_memory;
-
-static bool cg_setup(void)
-{
-	char buf[256];
-
-	if (read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)))
-		return false;
-	if (!strstr(buf, "memory")) {
-		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory"))
-			return false;
-		cg_enabled_memory = true;
-	}
-	rmdir(CG);
-	return !mkdir(CG, 0755);
-}
-
-/* Remove the group once its tasks are gone; undo what cg_setup() enabled. */
-static void cg_done(void)
-{
-	for (int i = 0; i < 20 && rmdir(CG); i++)
-		usleep(100000);
-	if (cg_enabled_memory)
-		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
-	cg_enabled_memory = false;
 }
 
 /*
@@ -345,7 +289,7 @@ static void test_swap_no_stale(void)
 		swap_set_nonrot(false);
 		return;
 	}
-	if (!cg_setup() || pipe(up) || pipe(down)) {
+	if (!cg_setup(CG) || pipe(up) || pipe(down)) {
 		ksft_test_result_skip("%s (no memory cgroup)\n", name);
 		swap_set_nonrot(false);
 		return;
@@ -375,7 +319,7 @@ static void test_swap_no_stale(void)
 	if (pid < 0 || read(up[0], &c, 1) != 1) {
 		ksft_print_msg("the holder did not get ready\n");
 		ok = false;
-	} else if (!fail_set("100", "-1")) {
+	} else if (!fail_reclaim_set("100", "-1")) {
 		ksft_print_msg("cannot set %s\n", FAIL_DIR);
 		ok = false;
 	} else {
@@ -385,7 +329,7 @@ static void test_swap_no_stale(void)
 			ok = false;
 		}
 	}
-	fail_set("0", "1");
+	fail_reclaim_set("0", "1");
 	write_file(CG "/memory.max", SW_MAX);
 	if (write(down[1], &c, 1) != 1 || pid < 0 || waitpid(pid, &status, 0) != pid ||
 	    !WIFEXITED(status) || WEXITSTATUS(status)) {
@@ -422,7 +366,7 @@ static void test_swap_no_stale(void)
 		       vmstat_get("thp_res_reclaim_skip") - skip0, vmstat_get("pswpout") - out0,
 		       vmstat_get("thp_res_swap_split") - split0, marked);
 	ok &= expect("swap pages holding the dead process's marker", marked, 0);
-	cg_done();
+	cg_done(CG);
 	ksft_test_result(ok, "%s\n", name);
 }
 
@@ -598,7 +542,7 @@ static void test_memcg_stat(void)
 	bool ok = true;
 	pid_t pid;
 
-	if (!cg_setup() || pipe(fds)) {
+	if (!cg_setup(CG) || pipe(fds)) {
 		ksft_test_result_skip("%s (no memory cgroup)\n", name);
 		return;
 	}
@@ -617,7 +561,7 @@ static void test_memcg_stat(void)
 	ok &= expect("thp_reserved with the ranges reserved (bytes)", v[0],
 		     MS_RANGES * (NPG - 1) * (long)PG);
 	ok &= expect("thp_reserved after munmap (bytes)", v[1], 0);
-	cg_done();
+	cg_done(CG);
 	ksft_test_result(ok, "%s\n", name);
 }
 
@@ -726,7 +670,7 @@ static void test_fail_nth(void)
 	for (n = 1; n <= FN_MAX; n++) {
 		pid_t pid;
 
-		if (!cg_setup()) {
+		if (!cg_setup(CG)) {
 			ok = false;
 			break;
 		}
@@ -739,14 +683,8 @@ static void test_fail_nth(void)
 			ksft_print_msg("fail-nth %d: child status %#x\n", n, status);
 			ok = false;
 		}
-		cg_done();
-		for (int i = 0; i < 20; i++) {
-			vmstat_refresh();
-			res1 = vmstat_get("nr_thp_reserved");
-			if (res1 == res0)
-				break;
-			usleep(100000);
-		}
+		cg_done(CG);
+		res1 = reserved_settle(res0);
 		if (res1 != res0) {
 			ksft_print_msg("fail-nth %d: nr_thp_reserved %ld, was %ld\n", n, res1, res0);
 			ok = false;
@@ -777,20 +715,6 @@ static void test_fail_nth(void)
 #define HB_PAGE		9
 
 /* Wait up to 2 s for nr_thp_reserved to read @want; return the last value. */
-static long reserved_settle(long want)
-{
-	long v = -1;
-
-	for (int i = 0; i < 20; i++) {
-		vmstat_refresh();
-		v = vmstat_get("nr_thp_reserved");
-		if (v == want)
-			break;
-		usleep(100000);
-	}
-	return v;
-}
-
 static void test_hibernate_breaks(void)
 {
 	const char *name = "hibernate_breaks: a hibernation breaks every reservation first";
@@ -1054,14 +978,8 @@ static void test_split_exact(void)
 
 int main(void)
 {
-	char v[64];
-
-	ksft_print_header();
-	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
-		ksft_exit_skip("no THP reservations\n");
-	thp_reserve_setup(NULL);
+	thp_reserve_start(8);
 	make_mark();
-	ksft_set_plan(8);
 	test_wp_zero_no_alloc();
 	test_munmap_abort_keeps();
 	test_memcg_stat();

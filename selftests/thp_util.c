@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -287,4 +288,78 @@ bool expect(const char *what, long got, long want)
 		return true;
 	ksft_print_msg("%s is %ld, want %ld\n", what, got, want);
 	return false;
+}
+
+bool fail_reclaim_set(const char *prob, const char *times)
+{
+	return !write_file(FAIL_DIR "verbose", "0") &&
+	       !write_file(FAIL_DIR "interval", "1") &&
+	       !write_file(FAIL_DIR "times", times) &&
+	       !write_file(FAIL_DIR "probability", prob);
+}
+
+bool free_back(const char *what, long before)
+{
+	long now = 0;
+
+	for (int i = 0; i < 40; i++) {
+		now = free_slab_kb();
+		if (now >= before - 8192)
+			return true;
+		usleep(100000);
+	}
+	ksft_print_msg("%s: free memory %ld kB, %ld kB before\n", what, now, before);
+	return false;
+}
+
+/* Set when cg_setup() enabled the memory controller, for cg_done(). */
+static bool cg_enabled_memory;
+
+bool cg_setup(const char *cg)
+{
+	char buf[256];
+
+	if (read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)))
+		return false;
+	if (!strstr(buf, "memory")) {
+		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory"))
+			return false;
+		cg_enabled_memory = true;
+	}
+	rmdir(cg);
+	return !mkdir(cg, 0755);
+}
+
+void cg_done(const char *cg)
+{
+	for (int i = 0; i < 20 && rmdir(cg); i++)
+		usleep(100000);
+	if (cg_enabled_memory)
+		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+	cg_enabled_memory = false;
+}
+
+long reserved_settle(long want)
+{
+	long v = -1;
+
+	for (int i = 0; i < 20; i++) {
+		vmstat_refresh();
+		v = vmstat_get("nr_thp_reserved");
+		if (v == want)
+			break;
+		usleep(100000);
+	}
+	return v;
+}
+
+void thp_reserve_start(unsigned int plan)
+{
+	char v[64];
+
+	ksft_print_header();
+	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
+		ksft_exit_skip("no THP reservations\n");
+	thp_reserve_setup(NULL);
+	ksft_set_plan(plan);
 }

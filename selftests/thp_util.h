@@ -11,6 +11,9 @@
 
 #define PMD_SIZE_BYTES	(2UL << 20)
 #define THP_SYSFS	"/sys/kernel/mm/transparent_hugepage/"
+#define CG_ROOT		"/sys/fs/cgroup/"
+/* debugfs fault attribute: reclaim skips reservations as if they were busy. */
+#define FAIL_DIR	"/sys/kernel/debug/fail_thp_res_reclaim/"
 
 /* Read a sysfs or procfs file into buf; returns 0 or -errno. */
 int read_file(const char *path, char *buf, size_t len);
@@ -64,5 +67,27 @@ bool expect(const char *what, long got, long want);
 unsigned long pagemap_pfn(void *addr);
 /* The /proc/kpageflags word of a frame, or ~0 if it cannot be read. */
 unsigned long long kpageflags(unsigned long pfn);
+/* Set FAIL_DIR's probability (percent) and times; false if a write failed. */
+bool fail_reclaim_set(const char *prob, const char *times);
+/*
+ * Wait up to 4 s for free_slab_kb() to be back within 8 MiB of @before;
+ * say what it is and return false if it is not.
+ */
+bool free_back(const char *what, long before);
+/*
+ * Make the memory cgroup @cg (a path under CG_ROOT, removed first if it is
+ * there), enabling the memory controller in the root if it is off.
+ */
+bool cg_setup(const char *cg);
+/* Remove @cg once its tasks are gone; undo what cg_setup() enabled. */
+void cg_done(const char *cg);
+/*
+ * Start a KTAP program of @plan cases that needs THP reservations: the
+ * header, a skip of the whole program on a kernel without them, and
+ * thp_reserve_setup(NULL).
+ */
+void thp_reserve_start(unsigned int plan);
+/* nr_thp_reserved once it reads @want, or after 2 s of trying. */
+long reserved_settle(long want);
 
 #endif
