@@ -3161,24 +3161,19 @@ void thp_reserve_block_split(struct anon_vma *anon_vma, unsigned long pfn,
 }
 
 /*
- * The shrinker serves the callers of shrink_slab() outside reclaim:
- * drop_caches (echo 2) and debugfs shrinker scans. Its objects are
- * reservations. A reclaim pass (kswapd, direct, memcg, node reclaim,
- * hibernation's shrink_all_memory()) runs with current->reclaim_state
- * set and has already asked thp_reserve_reclaim() from shrink_node(), or
- * chose not to because it may not unmap (node reclaim without
- * RECLAIM_UNMAP): the shrinker reports nothing there, so it can neither
- * override that choice nor build up deferred work for a later pass.
+ * The shrinker serves drop_caches (echo 2), debugfs shrinker scans and
+ * every reclaim pass, through shrink_slab(), beside the hook that
+ * shrink_node() calls first. Its objects are reservations. Breaking one
+ * splits its block, which unmaps and remaps the used pages, so a pass that
+ * may not unmap (node reclaim without RECLAIM_UNMAP) must not break any:
+ * shrink_node() skips its hook there, and the shrinker, which shrink_slab()
+ * does not tell, asks current_reclaim_may_unmap(). It counts 0 objects in
+ * such a pass, so that no deferred work builds up for a later one.
  */
-static bool thp_reserve_in_reclaim(void)
-{
-	return current->reclaim_state;
-}
-
 static unsigned long thp_reserve_shrink_count(struct shrinker *shrinker,
 					      struct shrink_control *sc)
 {
-	if (thp_reserve_in_reclaim())
+	if (!current_reclaim_may_unmap())
 		return 0;
 	return list_lru_shrink_count(&thp_reserve_lru, sc) ?: SHRINK_EMPTY;
 }
@@ -3191,7 +3186,7 @@ static unsigned long thp_reserve_shrink_scan(struct shrinker *shrinker,
 	unsigned long nr_to_walk = 2 * sc->nr_to_scan;
 	unsigned long nr;
 
-	if (thp_reserve_in_reclaim())
+	if (!current_reclaim_may_unmap())
 		return SHRINK_STOP;
 	nr = list_lru_walk_one(&thp_reserve_lru, sc->nid, sc->memcg,
 			       thp_reserve_isolate, &scan, &nr_to_walk);

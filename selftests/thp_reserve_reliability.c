@@ -18,8 +18,12 @@
  *    never-used pages are freed, not written. A process fills memory with
  *    a marker and exits; reservations are then made in a small memory
  *    cgroup and pushed to swap; every swap device, read back whole, holds
- *    the marker in no page, and once the holder is gone every page it had
- *    is free again: none is stranded in the swap cache.
+ *    the marker in no page. The holder then writes a second page in each
+ *    range and swaps its first pages back in: its group holds those pages
+ *    and no more (a block left in the swap cache while its entry was
+ *    released as stale would keep its never-used pages allocated and
+ *    counted nowhere), and once the holder is gone every page it had is
+ *    free again.
  * 5. fail_nth: every allocation on the path of a first write fault (the
  *    table, the entry, the block, the memcg's list_lru, and whatever the
  *    stock path allocates when it takes over) is failed in turn, by
@@ -233,7 +237,9 @@ static unsigned char sw_val(int r, unsigned long off)
 
 /*
  * In the group: write one page in each range, say so on @up, wait for a
- * byte on @down (the squeeze is over), then read every page back.
+ * byte on @down (the squeeze is over), write a second page in each range
+ * (a fault that would populate from the reservation), read every first
+ * page back (swap-in), say so on @up and wait for a second byte on @down.
  * Exit status: 0 if every byte is right, 3 if not, 2 on setup errors.
  */
 static __attribute__((noreturn)) void holder(int up, int down)
@@ -254,12 +260,16 @@ static __attribute__((noreturn)) void holder(int up, int down)
 	}
 	if (write(up, &c, 1) != 1 || read(down, &c, 1) != 1)
 		_exit(2);
+	for (int r = 0; r < SW_RANGES; r++)
+		p[r * PMD_SIZE_BYTES + 100 * PG] = 1;
 	for (int r = 0; r < SW_RANGES; r++) {
 		char *q = p + r * PMD_SIZE_BYTES + 7 * PG;
 
 		for (unsigned long off = 0; off < PG; off++)
 			bad += (unsigned char)q[off] != sw_val(r, off);
 	}
+	if (write(up, &c, 1) != 1 || read(down, &c, 1) != 1)
+		_exit(2);
 	if (bad)
 		ksft_print_msg("holder: %ld bad bytes\n", bad);
 	fflush(stdout);
@@ -331,6 +341,25 @@ static void test_swap_no_stale(void)
 	}
 	fail_reclaim_set("0", "1");
 	write_file(CG "/memory.max", SW_MAX);
+	/*
+	 * The swap-cache window: with the holder's pages swapped in again
+	 * and a second page written in each range, the group holds those 48
+	 * pages and page tables, not 24 blocks whose never-used pages no
+	 * PTE, no counter and no list accounts for any more.
+	 */
+	if (write(down[1], &c, 1) != 1 || read(up[0], &c, 1) != 1) {
+		ksft_print_msg("the holder did not read its pages back\n");
+		ok = false;
+	} else {
+		char buf[32];
+		long cur = read_file(CG "/memory.current", buf, sizeof(buf)) ? -1 :
+			   strtol(buf, NULL, 10);
+
+		ksft_print_msg("swap_no_stale: memory.current %ld kB with 48 pages in use\n",
+			       cur >> 10);
+		ok &= expect("memory.current <= 4 MiB with 48 pages in use",
+			     cur >= 0 && cur <= 4L << 20, 1);
+	}
 	if (write(down[1], &c, 1) != 1 || pid < 0 || waitpid(pid, &status, 0) != pid ||
 	    !WIFEXITED(status) || WEXITSTATUS(status)) {
 		ksft_print_msg("holder: exit status %#x\n", status);
@@ -978,7 +1007,8 @@ static void test_split_exact(void)
 
 int main(void)
 {
-	thp_reserve_start(8);
+	thp_reserve_start();
+	ksft_set_plan(8);
 	make_mark();
 	test_wp_zero_no_alloc();
 	test_munmap_abort_keeps();

@@ -353,7 +353,7 @@ long reserved_settle(long want)
 	return v;
 }
 
-void thp_reserve_start(unsigned int plan)
+void thp_reserve_start(void)
 {
 	char v[64];
 
@@ -361,5 +361,4 @@ void thp_reserve_start(unsigned int plan)
 	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
 		ksft_exit_skip("no THP reservations\n");
 	thp_reserve_setup(NULL);
-	ksft_set_plan(plan);
 }

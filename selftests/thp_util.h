@@ -82,11 +82,12 @@ bool cg_setup(const char *cg);
 /* Remove @cg once its tasks are gone; undo what cg_setup() enabled. */
 void cg_done(const char *cg);
 /*
- * Start a KTAP program of @plan cases that needs THP reservations: the
- * header, a skip of the whole program on a kernel without them, and
- * thp_reserve_setup(NULL).
+ * Start a KTAP program that needs THP reservations: the header, a skip of
+ * the whole program on a kernel without them, and thp_reserve_setup(NULL).
+ * The caller sets its plan itself: kselftest.h keeps the plan and the
+ * counts in static variables of each file that includes it.
  */
-void thp_reserve_start(unsigned int plan);
+void thp_reserve_start(void);
 /* nr_thp_reserved once it reads @want, or after 2 s of trying. */
 long reserved_settle(long want);
 

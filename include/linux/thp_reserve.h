@@ -100,6 +100,8 @@ int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 			   unsigned int *nr_freed);
 void thp_reserve_block_split(struct anon_vma *anon_vma, unsigned long pfn,
 			     pgoff_t pgoff);
+/* In mm/vmscan.c: may the reclaim pass that current runs unmap pages? */
+bool current_reclaim_may_unmap(void);
 
 static inline bool thp_reserve_mm_active(struct mm_struct *mm)
 {
