@@ -29,9 +29,20 @@
  *    check_stable_address_space(): that check covers a fault that runs
  *    while the reaper is still walking the mm, a window this case cannot
  *    hold open. It checks the contract, not that line.
+ * 3. hibernate_busy_fails: a hibernation breaks every reservation before
+ *    tasks are frozen, under each mm's mmap_lock. A task that keeps its
+ *    mmap_lock (two threads of the holder take it for writing in turn,
+ *    mprotect() over 256 MiB of base pages) must make the hibernation
+ *    fail with EBUSY within the freezer's timeout (pm_freeze_timeout,
+ *    1 ms here), as a task that cannot be frozen does, and not hold the
+ *    PM lock until the task lets go: open("/dev/snapshot") fails with
+ *    EBUSY at once, the kernel log says why, the holder keeps its
+ *    reservations and makes new ones. Once the threads stop, a
+ *    hibernation breaks them all.
  *
- * Needs root (sysctl, cgroups, debugfs, /dev/kmsg, userfaultfd in kernel
- * mode) and, for case 1, two NUMA nodes and a swap device to read from.
+ * Needs root (sysctl, cgroups, debugfs, /dev/kmsg, /dev/snapshot,
+ * userfaultfd in kernel mode) and, for case 1, two NUMA nodes and a swap
+ * device to read from.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,6 +60,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -570,11 +582,197 @@ out_unmap:
 	munmap(local, 2 * PG);
 }
 
+#define PM_TIMEOUT	"/sys/power/pm_freeze_timeout"
+#define HB_RANGES	4
+#define HB_PAGE		5
+#define HB_BUSY		(256UL << 20)
+#define REFUSED		"thp_reserve: hibernation refused"
+
+/* What keeps the holder's mmap_lock taken: a region and a stop flag. */
+struct hb_busy {
+	char *p;
+	volatile int stop;
+};
+
+/*
+ * mprotect() over the whole region, back and forth: each call holds the
+ * mmap_lock for writing while it changes 65536 PTEs. With two threads at
+ * it, one waits for the lock while the other holds it, so a read trylock
+ * fails throughout.
+ */
+static void *hb_mprotect_loop(void *arg)
+{
+	struct hb_busy *b = arg;
+
+	while (!b->stop) {
+		mprotect(b->p, HB_BUSY, PROT_READ);
+		mprotect(b->p, HB_BUSY, PROT_READ | PROT_WRITE);
+	}
+	return NULL;
+}
+
+/*
+ * Reserve HB_RANGES ranges, start two hb_mprotect_loop() threads and say
+ * 'r' on @up. Then on each byte from @down: 'n' writes a new range, 's'
+ * stops the threads, 'x' checks the data and exits (0 if it is right, 3
+ * if not, 2 on setup errors). Each step is acknowledged on @up.
+ */
+static __attribute__((noreturn)) void hb_child(int up, int down)
+{
+	struct hb_busy b = { 0 };
+	pthread_t thr[2];
+	char *p, c = 'r';
+	int bad = 0;
+
+	p = mmap_aligned((HB_RANGES + 1) * PMD_SIZE_BYTES);
+	for (int r = 0; r < HB_RANGES; r++)
+		p[r * PMD_SIZE_BYTES + HB_PAGE * PG] = (char)(r + 1);
+	b.p = mmap(NULL, HB_BUSY, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b.p == MAP_FAILED || madvise(b.p, HB_BUSY, MADV_NOHUGEPAGE))
+		_exit(2);
+	memset(b.p, 1, HB_BUSY);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&thr[i], NULL, hb_mprotect_loop, &b))
+			_exit(2);
+	if (write(up, &c, 1) != 1)
+		_exit(2);
+	while (read(down, &c, 1) == 1) {
+		if (c == 'n') {
+			p[HB_RANGES * PMD_SIZE_BYTES] = 0x55;
+		} else if (c == 's') {
+			b.stop = 1;
+			pthread_join(thr[0], NULL);
+			pthread_join(thr[1], NULL);
+		} else {
+			break;
+		}
+		if (write(up, &c, 1) != 1)
+			_exit(2);
+	}
+	for (int r = 0; r < HB_RANGES; r++)
+		bad += p[r * PMD_SIZE_BYTES + HB_PAGE * PG] != (char)(r + 1);
+	bad += p[HB_RANGES * PMD_SIZE_BYTES] != 0x55;
+	_exit(bad ? 3 : 0);
+}
+
+/* Send @c to the holder and wait for it to echo it. */
+static bool hb_step(int down, int up, char c)
+{
+	char e = 0;
+
+	return write(down, &c, 1) == 1 && read(up, &e, 1) == 1 && e == c;
+}
+
+static void test_hibernate_busy_fails(void)
+{
+	const char *name = "hibernate_busy_fails: an mmap_lock held past the freezer's timeout fails the hibernation";
+	int up[2] = { -1, -1 }, down[2] = { -1, -1 }, fd, err = 0, kfd, status = 0;
+	char timeout[32], c = 0;
+	long alloc0, ms = -1;
+	struct timespec t0, t1;
+	bool ok = true;
+	pid_t pid;
+
+	if (access("/dev/snapshot", R_OK) || read_file(PM_TIMEOUT, timeout, sizeof(timeout))) {
+		ksft_test_result_skip("%s (no /dev/snapshot or %s)\n", name, PM_TIMEOUT);
+		return;
+	}
+	if (reserved_settle(0)) {
+		ksft_test_result_fail("%s (nr_thp_reserved not 0 before the case)\n", name);
+		return;
+	}
+	kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kfd < 0 || pipe(up) || pipe(down)) {
+		ksft_test_result_fail("%s (/dev/kmsg or pipe: %s)\n", name, strerror(errno));
+		close_pipes(up, down);
+		if (kfd >= 0)
+			close(kfd);
+		return;
+	}
+	lseek(kfd, 0, SEEK_END);
+	pid = fork();
+	if (!pid) {
+		close(up[0]);
+		close(down[1]);
+		hb_child(up[1], down[0]);
+	}
+	close(up[1]);
+	close(down[0]);
+	up[1] = down[0] = -1;
+	if (pid < 0 || read(up[0], &c, 1) != 1) {
+		ksft_print_msg("the holder did not start\n");
+		ok = false;
+		goto out;
+	}
+	vmstat_refresh();
+	ok &= expect("nr_thp_reserved with the holder's ranges",
+		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
+
+	write_file(PM_TIMEOUT, "1");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = open("/dev/snapshot", O_RDONLY);
+	err = errno;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	write_file(PM_TIMEOUT, timeout);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ksft_print_msg("hibernate_busy_fails: open(/dev/snapshot) %s after %ld ms\n",
+		       fd >= 0 ? "succeeded" : strerror(err), ms);
+	if (fd >= 0) {
+		close(fd);
+		ok = false;
+	}
+	ok &= expect("open(/dev/snapshot) failed with EBUSY", fd < 0 && err == EBUSY, 1);
+	ok &= expect("open(/dev/snapshot) took < 2000 ms", ms < 2000, 1);
+	if (!kmsg_wait(kfd, REFUSED, 2)) {
+		ksft_print_msg("no \"%s\" in the kernel log\n", REFUSED);
+		ok = false;
+	}
+	vmstat_refresh();
+	ok &= expect("nr_thp_reserved after the refusal",
+		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
+	alloc0 = vmstat_get("thp_res_alloc");
+	if (!hb_step(down[1], up[0], 'n')) {
+		ksft_print_msg("the holder did not write a new range\n");
+		ok = false;
+	}
+	vmstat_refresh();
+	ok &= expect("thp_res_alloc delta for a new range after the refusal",
+		     vmstat_get("thp_res_alloc") - alloc0, 1);
+	if (!hb_step(down[1], up[0], 's')) {
+		ksft_print_msg("the holder did not stop its threads\n");
+		ok = false;
+	}
+	fd = open("/dev/snapshot", O_RDONLY);
+	if (fd < 0) {
+		ksft_print_msg("open(/dev/snapshot) with the lock free: %s\n", strerror(errno));
+		ok = false;
+	} else {
+		vmstat_refresh();
+		ok &= expect("nr_thp_reserved with a hibernation started",
+			     vmstat_get("nr_thp_reserved"), 0);
+		close(fd);
+	}
+	c = 'x';
+	if (write(down[1], &c, 1) != 1)
+		ok = false;
+out:
+	close_pipes(up, down);
+	close(kfd);
+	if (pid > 0 && (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+			WEXITSTATUS(status))) {
+		ksft_print_msg("holder: status %#x\n", status);
+		ok = false;
+	}
+	ok &= expect("nr_thp_reserved after the holder", reserved_settle(0), 0);
+	ksft_test_result(ok, "%s\n", name);
+}
+
 int main(void)
 {
 	thp_reserve_start();
-	ksft_set_plan(2);
+	ksft_set_plan(3);
 	test_node_reclaim_no_unmap();
 	test_oom_reaped_no_populate();
+	test_hibernate_busy_fails();
 	ksft_finished();
 }
