@@ -128,22 +128,6 @@ static bool on_node0(int mode)
 #define CACHE_MB	96
 #define NODE0_NEED_MB	(2 * NR_RANGES + CACHE_MB + 128)
 
-/* The first swap device of /proc/swaps, the page cache's source. */
-static bool swap_device(char *dev, size_t len)
-{
-	char line[512], fmt[16];
-	FILE *f = fopen("/proc/swaps", "r");
-	bool ok;
-
-	if (!f)
-		return false;
-	snprintf(fmt, sizeof(fmt), "%%%zus", len - 1);
-	ok = fgets(line, sizeof(line), f) && fgets(line, sizeof(line), f) &&
-	     sscanf(line, fmt, dev) == 1 && !strncmp(dev, "/dev/", 5);
-	fclose(f);
-	return ok;
-}
-
 static unsigned char nr_byte(int r, unsigned long off)
 {
 	return (unsigned char)(0x3c ^ r ^ (off * 13));
@@ -415,6 +399,16 @@ static __attribute__((noreturn)) void rp_child(int up)
 		pause();
 }
 
+/* /dev/kmsg, non-blocking, read from the next record on; or -1. */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
 /* Wait up to @secs for a /dev/kmsg record that holds @text. */
 static bool kmsg_wait(int fd, const char *text, int secs)
 {
@@ -481,12 +475,11 @@ static void test_oom_reaped_no_populate(void)
 	}
 	memset(local, 0x5a, PG);
 	ufd = rp_uffd(local + PG);
-	kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	kfd = kmsg_open();
 	if (ufd < 0 || kfd < 0) {
 		ksft_test_result_skip("%s (userfaultfd or /dev/kmsg: %s)\n", name, strerror(errno));
-		goto out_unmap;
+		goto out_close;
 	}
-	lseek(kfd, 0, SEEK_END);
 	if (!cg_setup(CG) || write_file(CG "/memory.swap.max", "0") || pipe(up)) {
 		ksft_test_result_fail("%s (cannot make %s with memory.swap.max 0)\n", name, CG);
 		cg_done(CG);
@@ -578,7 +571,6 @@ out_close:
 		close(ufd);
 	if (kfd >= 0)
 		close(kfd);
-out_unmap:
 	munmap(local, 2 * PG);
 }
 
@@ -681,7 +673,7 @@ static void test_hibernate_busy_fails(void)
 		ksft_test_result_fail("%s (nr_thp_reserved not 0 before the case)\n", name);
 		return;
 	}
-	kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	kfd = kmsg_open();
 	if (kfd < 0 || pipe(up) || pipe(down)) {
 		ksft_test_result_fail("%s (/dev/kmsg or pipe: %s)\n", name, strerror(errno));
 		close_pipes(up, down);
@@ -689,7 +681,6 @@ static void test_hibernate_busy_fails(void)
 			close(kfd);
 		return;
 	}
-	lseek(kfd, 0, SEEK_END);
 	pid = fork();
 	if (!pid) {
 		close(up[0]);

@@ -148,22 +148,13 @@ static char swap_rot_path[128];
 
 static bool swap_set_nonrot(bool nonrot)
 {
-	char line[512], rot[8];
-	FILE *f;
+	char rot[8];
 
 	if (!nonrot && !swap_rot_path[0])
 		return true;
 	if (nonrot) {
-		f = fopen("/proc/swaps", "r");
-		if (!f)
+		if (!swap_device(swap_dev, sizeof(swap_dev)))
 			return false;
-		fgets(line, sizeof(line), f);
-		if (!fgets(line, sizeof(line), f) ||
-		    sscanf(line, "%63s", swap_dev) != 1 || strncmp(swap_dev, "/dev/", 5)) {
-			fclose(f);
-			return false;
-		}
-		fclose(f);
 		snprintf(swap_rot_path, sizeof(swap_rot_path), "/sys/block/%s/queue/rotational",
 			 swap_dev + 5);
 		if (read_file(swap_rot_path, rot, sizeof(rot)))

@@ -362,3 +362,18 @@ void thp_reserve_start(void)
 		ksft_exit_skip("no THP reservations\n");
 	thp_reserve_setup(NULL);
 }
+
+bool swap_device(char *dev, size_t len)
+{
+	char line[512], fmt[16];
+	FILE *f = fopen("/proc/swaps", "r");
+	bool ok;
+
+	if (!f)
+		return false;
+	snprintf(fmt, sizeof(fmt), "%%%zus", len - 1);
+	ok = fgets(line, sizeof(line), f) && fgets(line, sizeof(line), f) &&
+	     sscanf(line, fmt, dev) == 1 && !strncmp(dev, "/dev/", 5);
+	fclose(f);
+	return ok;
+}

@@ -88,6 +88,8 @@ void cg_done(const char *cg);
  * counts in static variables of each file that includes it.
  */
 void thp_reserve_start(void);
+/* The first swap device of /proc/swaps (a /dev path) into @dev; false if none. */
+bool swap_device(char *dev, size_t len);
 /* nr_thp_reserved once it reads @want, or after 2 s of trying. */
 long reserved_settle(long want);
 
