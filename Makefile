@@ -31,7 +31,7 @@
 #   LINT=0                     check: skip make lint
 #   GUESTS=1                   check: one guest instead of two side by side
 #   TEST_TIMEOUT=s             check: limit per test (default 900)
-#   SOAK_SECONDS=s FUZZ_OPS=n  stress-ng time and trinity calls (60/20000; soak 900/300000)
+#   SOAK_SECONDS=s FUZZ_OPS=n  stress-ng time and trinity calls (60/20000; soak 900/150000)
 #   QUICK=1 RUNS=n             bench: one short run / runs per policy (default 3)
 #   SCENARIOS="..." POLICIES="..."  bench: subsets of scenarios and policies
 #   BOOT=run                   bench: one boot per policy and run, not per scenario
@@ -80,12 +80,14 @@ check-kasan: setup
 	@FLAVOUR=kasan $(S)/check.sh
 
 # make check runs a bounded slice of these (60 s of stress-ng, 20000 trinity
-# calls); this runs them long, without lint and the upstream tests.
+# calls); this runs them long, without lint and the upstream tests. A guest
+# may take both tests (GUESTS=1): its time limit is twice TEST_TIMEOUT and more.
 soak: setup
 	@FLAVOUR=$(or $(FLAVOUR),debug) PARITY=0 LINT=0 \
 		TESTS="project-thp_soak project-thp_fuzz" \
-		SOAK_SECONDS=$(or $(SOAK_SECONDS),900) FUZZ_OPS=$(or $(FUZZ_OPS),300000) \
-		TEST_TIMEOUT=$(or $(TEST_TIMEOUT),3600) $(S)/check.sh
+		SOAK_SECONDS=$(or $(SOAK_SECONDS),900) FUZZ_OPS=$(or $(FUZZ_OPS),150000) \
+		TEST_TIMEOUT=$(or $(TEST_TIMEOUT),3600) VM_TIMEOUT=$(or $(VM_TIMEOUT),7800) \
+		$(S)/check.sh
 
 run: setup
 	@$(S)/build.sh $(KERNEL) perf
