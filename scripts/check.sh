@@ -99,14 +99,16 @@ for n in $(seq "$nguests"); do
 done
 guests=$(seq "$nguests")
 echo "==> boot $release and run $(wc -l <"$list") tests in $nguests guest(s) (results: $res)"
-# guest ID: boots the kernel, runs its share of its list, leaves ID.rc,
-# ID.counts, console-ID.log. Ids ending in m run with TCG_THREAD=multi.
-guest() {
-	local n=$1 rc=0 console thread=${TCG_THREAD:-single} lane=main
-	[[ " $ids " == *" $n "* ]] || return 0
+# lane_left LANE: how many tests of list LANE no guest has taken yet.
+lane_left() {
+	echo $(($(wc -l <"$list.$1") - $(find "$res/claims.$1" -mindepth 1 -maxdepth 1 | wc -l)))
+}
+# boot_guest ID THREAD LANE: one boot of guest ID; leaves ID.rc, ID.counts,
+# console-ID.log, and ID.why if it hung, crashed or reported a splat.
+boot_guest() {
+	local n=$1 thread=$2 lane=$3 rc=0 console
 	console=$BUILD/log/console/$(basename "$res")-$n.log
-	[ "${n%m}" != "$n" ] && thread=multi lane=m
-	TCG_THREAD=$thread VM_CONSOLE=$console VM_TIMEOUT=${VM_TIMEOUT:-3600} \
+	TCG_THREAD=$thread VM_CONSOLE=$console VM_WHY=$res/$n.why VM_TIMEOUT=${VM_TIMEOUT:-3600} \
 		"$TOP/scripts/vm.sh" env SOAK_SECONDS="${SOAK_SECONDS:-60}" \
 		FUZZ_OPS="${FUZZ_OPS:-20000}" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
 		GT_SHARERS="$nguests" \
@@ -114,6 +116,35 @@ guest() {
 		"$res/claims.$lane" || rc=$?
 	cp "$console" "$res/console-$n.log" 2>/dev/null || true
 	echo $rc >"$res/$n.rc"
+}
+# guest ID: runs guest ID's share of its list. A guest whose list has no
+# test left when its turn comes is not booted (counts "0 0 0"). Ids ending
+# in m run with TCG_THREAD=multi, where QEMU 7.2 can run stale code after
+# the kernel patches itself (see scripts/vm.sh): such a guest that dies
+# before its test script starts (no ID.took) loses no test, and is booted
+# once more if a test is left; the first boot's console and reason are kept
+# as ID.boot1.* and named in the summary. A guest that dies later, or
+# twice, fails the run.
+guest() {
+	local n=$1 thread=${TCG_THREAD:-single} lane=main boots=0
+	[[ " $ids " == *" $n "* ]] || return 0
+	[ "${n%m}" != "$n" ] && thread=multi lane=m
+	while :; do
+		if [ "$(lane_left $lane)" -le 0 ]; then
+			echo "==> guest $n not booted: every test of list $lane was taken"
+			echo "0 0 0" >"$res/$n.counts"
+			echo 0 >"$res/$n.rc"
+			return 0
+		fi
+		boot_guest "$n" "$thread" "$lane"
+		boots=$((boots + 1))
+		[ "$thread" = multi ] && [ $boots = 1 ] && [ ! -f "$res/$n.counts" ] &&
+			[ ! -f "$res/$n.took" ] || return 0
+		mv "$res/console-$n.log" "$res/console-$n.boot1.log" 2>/dev/null || true
+		mv "$res/$n.why" "$res/$n.boot1.why" 2>/dev/null ||
+			echo "no reason recorded" >"$res/$n.boot1.why"
+		echo "==> guest $n died before its tests started: it boots once more if a test is left"
+	done
 }
 for n in $guests; do
 	if [ "$nguests" = 1 ]; then
@@ -139,7 +170,8 @@ for n in $ids; do
 		read -r gp gf gs <"$res/$n.counts"
 		pass=$((pass + gp)) fail=$((fail + gf)) skip=$((skip + gs))
 	else
-		echo "error: guest $n did not finish its test run" >&2
+		echo "error: guest $n did not finish its test run: $(cat "$res/$n.why" 2>/dev/null ||
+			echo "no reason recorded") (console: $res/console-$n.log)" >&2
 		fail=$((fail + 1))
 	fi
 	if [ "$(cat "$res/$n.rc")" -ne 0 ] && [ -f "$res/$n.counts" ]; then
@@ -148,6 +180,16 @@ for n in $ids; do
 		fail=$((fail + 1))
 	fi
 done
+for f in "$res"/*.boot1.why; do
+	[ -f "$f" ] || continue
+	n=$(basename "$f" .boot1.why)
+	echo "note: guest $n died before its tests started and was booted again: $(cat "$f") (console: $res/console-$n.boot1.log)"
+done
+# The failed tests last, beside the totals, where a log's tail shows them.
+if cat "$res"/*.failed >/dev/null 2>&1; then
+	echo "failed tests (label: what failed; logs in $res):"
+	cat "$res"/*.failed | sed 's/\t/: /; s/^/  /'
+fi
 [ -f "$res/retried" ] && echo "note: flaky upstream tests rerun after a failure (one line per rerun): $(tr '\n' ' ' <"$res/retried")(failed runs: $res/*.attempt*.log)"
 t=$(($(date +%s) - t0))
 echo "make check: $release, $((t / 60))m$((t % 60))s, results in $res"

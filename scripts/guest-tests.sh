@@ -11,17 +11,25 @@
 # A "not ok" listed in selftests/upstream-known-failures (same label and
 # description) counts as skipped, with its reason printed. A failing test
 # listed in selftests/upstream-flaky is run up to twice more; OUTDIR/retried
-# names it once per rerun.
+# names it once per rerun. Each test that still fails adds the line
+# "label<TAB>its FAIL lines, joined by '; '" to COUNTS with its ".counts"
+# ending replaced by ".failed": a file per guest, so no two guests append
+# to one file over 9p. ".took" is made as this script starts and names each
+# test it takes: a guest that dies shows whether it got this far, and what
+# it had taken.
 set -u
 out=$1
 list=$2
 counts=${3:-$1/counts}
+failed=${counts%.counts}.failed
+took=${counts%.counts}.took
 claims=${4:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 known=$top/selftests/upstream-known-failures
 differ=$top/selftests/upstream-expected-differences
 flaky=$top/selftests/upstream-flaky
 mkdir -p "$out"
+: >>"$took"
 pass=0 fail=0 skip=0
 # The harness's own tests run this script on the host with these pointed
 # at scratch files.
@@ -65,6 +73,13 @@ known_reason() {
 	echo "$r"
 }
 
+# failed_line DESC: prints a FAIL line of run_one's test and keeps DESC for
+# the guest's .failed file.
+failed_line() {
+	echo "    FAIL: $1"
+	why_failed="${why_failed:+$why_failed; }$1"
+}
+
 # count_fail DESC: a failed subtest of run_one's test: counted as skipped
 # (and in kf) if it is known, else as a failure.
 count_fail() {
@@ -75,7 +90,7 @@ count_fail() {
 		echo "    known failure: $1 ($reason)"
 	else
 		f=$((f + 1))
-		echo "    FAIL: $1"
+		failed_line "$1"
 	fi
 }
 
@@ -84,7 +99,7 @@ count_fail() {
 # behaviour); known failures are looked up under the label without it.
 run_one() {
 	local label=$1 dir=$2 cmd=$3 log=$4 rc line desc base=${1%@t1} kf=0
-	known_exit=0
+	known_exit=0 why_failed=
 	restore_settings
 	[ "$label" = "$base" ] || echo 1 >"$thp/promotion_threshold"
 	# cow, migration and pagemap_ioctl test hugetlb pages too: reserve some.
@@ -125,11 +140,11 @@ run_one() {
 	plan=$(grep -aoE -m1 '^1\.\.[0-9]+' "$log" | cut -d. -f3)
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		f=$((f + 1))
-		echo "    FAIL: timed out after ${TEST_TIMEOUT:-900}s"
+		failed_line "timed out after ${TEST_TIMEOUT:-900}s"
 	elif [ "${label#project-}" != "$label" ] && [ $rc -ne 4 ] &&
 		{ [ $ran -eq 0 ] || [ "${plan:-0}" -gt $ran ]; }; then
 		f=$((f + 1))
-		echo "    FAIL: $label ran $ran of ${plan:-0} planned cases (exit status $rc)"
+		failed_line "$label ran $ran of ${plan:-0} planned cases (exit status $rc)"
 		tail -n 5 "$log" | sed 's/^/    | /'
 	elif [ $((p + f + s)) -eq 0 ]; then
 		# No KTAP lines: the exit status is the result.
@@ -145,7 +160,7 @@ run_one() {
 				echo "    known failure: $desc ($(known_reason "$base" "$desc"))"
 			else
 				f=1
-				echo "    FAIL: exit status $rc${desc:+ ($desc)}"
+				failed_line "exit status $rc${desc:+ ($desc)}"
 				tail -n 5 "$log" | sed 's/^/    | /'
 			fi ;;
 		esac
@@ -155,7 +170,7 @@ run_one() {
 			echo "    known failure: exit status $rc"
 		else
 			f=$((f + 1))
-			echo "    FAIL: exit status $rc"
+			failed_line "exit status $rc"
 			tail -n 5 "$log" | sed 's/^/    | /'
 		fi
 	fi
@@ -188,6 +203,7 @@ while IFS=$'\t' read -r label dir cmd; do
 	case $label in ''|'#'*) continue ;; esac
 	line_no=$((line_no + 1))
 	[ -z "$claims" ] || mkdir "$claims/$line_no" 2>/dev/null || continue
+	echo "$label" >>"$took"
 	log=$out/$label.log
 	echo "==> test $label ($line_no/$nr_tests, about $(left_s $line_no) min of tests left) ..."
 	echo "thpres-test: start $label ($(mem_state))" >"$kmsg"
@@ -206,6 +222,7 @@ while IFS=$'\t' read -r label dir cmd; do
 		n=$((n + 1))
 	done
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	[ $f -eq 0 ] || printf '%s\t%s\n' "$label" "$why_failed" >>"$failed"
 	echo "==> test $label done ($(($(date +%s) - t0))s): $p passed, $f failed, $s skipped (log: $log)"
 done <"$list"
 echo "$pass $fail $skip" >"$counts"

@@ -133,6 +133,19 @@ if [ "$(gt project-full full)" = "2 0 0" ] &&
 else
 	result fail "guest-tests.sh fails a project test that runs fewer cases than planned, or none ($(tr '\n' ' ' <"$g/log"))"
 fi
+# A guest's .failed file names each failing test and what failed, and its
+# .took file each test it took, passing or not.
+f=$tmp/gtf
+mkdir -p "$f"
+printf '%s\t%s\t./%s\n' project-full "$g/bin" full project-short "$g/bin" short >"$f/list"
+GT_THP=$g/thp GT_KMSG=/dev/null GT_NR_HUGEPAGES=$f/nr GT_SCRATCH=$f/scratch \
+	"$TOP/scripts/guest-tests.sh" "$f/out" "$f/list" "$f/1.counts" >"$f/log" 2>&1
+if [ "$(cat "$f/1.failed")" = "$(printf 'project-short\tproject-short ran 1 of 3 planned cases (exit status 0)')" ] &&
+	[ "$(tr '\n' ' ' <"$f/1.took")" = "project-full project-short " ]; then
+	result ok "guest-tests.sh names each failed test and what failed in ID.failed, each test taken in ID.took"
+else
+	result fail "guest-tests.sh names each failed test and what failed in ID.failed, each test taken in ID.took (failed: $(cat "$f/1.failed" 2>&1); took: $(cat "$f/1.took" 2>&1))"
+fi
 # Each test's start marker in the kernel log gives the memory it found:
 # MemFree, swap in use, and free 2 MiB blocks (order 9 plus twice order 10).
 printf 'MemFree:  1000 kB\nSwapTotal:  500 kB\nSwapFree:  200 kB\n' >"$g/meminfo"

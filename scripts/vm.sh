@@ -9,7 +9,8 @@
 # Environment: KERNEL=patched|vanilla, FLAVOUR=debug|perf|kasan, VM_MEM (MiB,
 # default 4096), VM_CPUS (default 3, split over 2 NUMA nodes), VM_TIMEOUT
 # (seconds, default 1800), VM_APPEND (extra kernel command line), VM_CONSOLE
-# (where to save the serial console), ACCEL=tcg|kvm
+# (where to save the serial console), VM_WHY (a file that gets one line
+# saying why, when the guest hung, crashed or reported a splat), ACCEL=tcg|kvm
 # (default: kvm only if a probe boot works).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -146,7 +147,12 @@ qrc=$?
 set -e
 [ -t 0 ] && stty sane 2>/dev/null
 
+# why TEXT: the one line of VM_WHY.
+why() {
+	[ -z "${VM_WHY:-}" ] || echo "$*" >"$VM_WHY"
+}
 if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+	why "hung: QEMU killed after ${VM_TIMEOUT}s (exit status $qrc)"
 	echo "error: guest hung: watchdog killed QEMU after ${VM_TIMEOUT}s; console: $console" >&2
 	tail -n 20 "$console" | sed 's/^/  | /' >&2
 	exit 125
@@ -154,11 +160,12 @@ fi
 splat=0
 "$TOP/scripts/logwatch.sh" "$console" "$run/tainted" || splat=1
 if [ ! -f "$run/rc" ]; then
-	echo "error: guest ended without finishing the command (crash or panic); console: $console" >&2
+	why "ended without finishing its command (QEMU exit status $qrc; last console line: $(tail -n 1 "$console" | tr -d '\r'))"
+	echo "error: guest ended without finishing the command (crash or panic; QEMU exit status $qrc); console: $console" >&2
 	[ $splat -eq 1 ] || tail -n 20 "$console" | sed 's/^/  | /' >&2
 	exit 125
 fi
 rc=$(cat "$run/rc")
 [ "$rc" -ne 0 ] && exit "$rc"
-[ $splat -eq 0 ] || exit 125
+[ $splat -eq 0 ] || { why "the kernel reported a splat or was tainted"; exit 125; }
 exit 0
