@@ -218,6 +218,13 @@ struct thp_reserve {
 static unsigned int thp_reserve_threshold __read_mostly;
 
 /*
+ * promotion_threshold from the kernel command line
+ * (thp_promotion_threshold=), applied by thp_reserve_init() before the
+ * first user space fault; 0 if the command line gave none, or none valid.
+ */
+static unsigned int thp_reserve_boot_threshold __initdata;
+
+/*
  * A range whose used pages are exactly its first thp_reserve_early pages is
  * being filled in order from its start, and is promoted by the fault that
  * completes them, below the threshold; 0 turns this off. Sixteen in-order
@@ -3439,8 +3446,45 @@ struct kobj_attribute thp_reserve_early_attr =
 	__ATTR(promotion_early, 0644, promotion_early_show,
 	       promotion_early_store);
 
+/*
+ * thp_promotion_threshold=N: the promotion threshold from boot on, as
+ * writing N to promotion_threshold would set it, with the same range
+ * (1 to HPAGE_PMD_NR). Anything else is refused with a warning and leaves
+ * the threshold that the command line set before, or the built-in one.
+ */
+static int __init thp_reserve_threshold_setup(char *str)
+{
+	unsigned int val;
+
+	if (thp_reserve_parse_pages(str, 1, &val)) {
+		pr_warn("thp_reserve: thp_promotion_threshold=%s ignored: it takes 1 to %d\n",
+			str, HPAGE_PMD_NR);
+		return 1;
+	}
+	thp_reserve_boot_threshold = val;
+	return 1;
+}
+__setup("thp_promotion_threshold=", thp_reserve_threshold_setup);
+
+/*
+ * The threshold reservations start with: the command line's, else the
+ * built-in CONFIG_THP_RESERVATIONS_THRESHOLD, where 0 means half of the
+ * base pages of a PMD range and other values are capped at all of them.
+ */
+static unsigned int __init thp_reserve_initial_threshold(void)
+{
+	if (thp_reserve_boot_threshold)
+		return thp_reserve_boot_threshold;
+	if (!CONFIG_THP_RESERVATIONS_THRESHOLD)
+		return HPAGE_PMD_NR / 2;
+	return min_t(unsigned int, CONFIG_THP_RESERVATIONS_THRESHOLD,
+		     HPAGE_PMD_NR);
+}
+
 static int __init thp_reserve_init(void)
 {
+	unsigned int threshold = thp_reserve_initial_threshold();
+
 	thp_reserve_threshold = 1;
 	thp_reserve_cache = KMEM_CACHE(thp_reserve, SLAB_PANIC | SLAB_ACCOUNT);
 	thp_reserve_wq = alloc_workqueue("thp_reserve",
@@ -3453,7 +3497,10 @@ static int __init thp_reserve_init(void)
 		return 0;
 	}
 	thp_reserve_pm_init();
-	thp_reserve_threshold = HPAGE_PMD_NR / 2;
+	WRITE_ONCE(thp_reserve_threshold, threshold);
+	if (thp_reserve_boot_threshold)
+		pr_info("thp_reserve: promotion_threshold %u from the command line\n",
+			threshold);
 	return 0;
 }
 subsys_initcall(thp_reserve_init);
