@@ -72,16 +72,22 @@ list=$res/tests
 if [ -n "${TESTS:-}" ]; then
 	select_tests "$list" "$TESTS" || exit 1
 fi
+# Tests that need a kernel command line of their own (selftests/boot-tests)
+# go to list "boot": each gets a boot of its own. The rest are shared.
+boot_tests=$TOP/selftests/boot-tests
+split_boot_tests "$list" "$boot_tests"
 # Longest first (selftests/test-seconds; a test not listed counts as 60 s):
 # the guests take tests from one shared list, and starting the long ones
 # early makes them finish together.
-awk -F'\t' 'NR == FNR { if ($0 !~ /^#/ && NF) secs[$1] = $2; next }
+awk -F'\t' -v f="$TOP/selftests/test-seconds" \
+	'FILENAME == f { if ($0 !~ /^#/ && NF) secs[$1] = $2; next }
 	{ print ($1 in secs ? secs[$1] : 60) "\t" $0 }' \
-	"$TOP/selftests/test-seconds" "$list" | sort -s -t$'\t' -k1,1nr | cut -f2- >"$list.sorted"
+	"$TOP/selftests/test-seconds" "$list.shared" | sort -s -t$'\t' -k1,1nr | cut -f2- >"$list.sorted"
 # Tests listed in selftests/upstream-parallel go to list "m", run in boots
 # with one host thread per vCPU; the rest (list "main") run with TCG's
 # default here, all vCPUs on one host thread (see scripts/vm.sh).
-awk -F'\t' 'NR == FNR { if ($0 !~ /^#/ && NF) par[$1] = 1; next }
+awk -F'\t' -v f="$TOP/selftests/upstream-parallel" \
+	'FILENAME == f { if ($0 !~ /^#/ && NF) par[$1] = 1; next }
 	{ l = $1; sub(/@t1$/, "", l); print > (out (l in par ? ".m" : ".main")) }' \
 	out="$list" "$TOP/selftests/upstream-parallel" "$list.sorted"
 touch "$list.main" "$list.m"
@@ -98,7 +104,27 @@ for n in $(seq "$nguests"); do
 	[ "$(wc -l <"$list.m")" -ge "$n" ] && ids="$ids ${n}m"
 done
 guests=$(seq "$nguests")
-echo "==> boot $release and run $(wc -l <"$list") tests in $nguests guest(s) (results: $res)"
+# Each test of list boot: a boot of its own (one vCPU, 1 GiB) with its
+# parameters added to the kernel command line, before the shared guests.
+nb=0
+while IFS=$'\t' read -r label dir cmd; do
+	nb=$((nb + 1))
+	params=$(awk -F'\t' -v l="$label" '$1 == l { print $2; exit }' "$boot_tests")
+	[ -n "$params" ] || die "selftests/boot-tests gives $label no kernel parameters"
+	printf '%s\t%s\t%s\n' "$label" "$dir" "$cmd" >"$res/boot$nb.list"
+	console=$BUILD/log/console/$(basename "$res")-boot$nb.log
+	echo "==> boot $release with \"$params\" for $label"
+	rc=0
+	VM_CPUS=1 VM_MEM=1024 VM_APPEND=$params VM_CONSOLE=$console VM_WHY=$res/boot$nb.why \
+		VM_TIMEOUT=${VM_TIMEOUT:-$((${TEST_TIMEOUT:-900} + 600))} \
+		"$TOP/scripts/vm.sh" env TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
+		"$TOP/scripts/guest-tests.sh" "$res" "$res/boot$nb.list" "$res/boot$nb.counts" \
+		</dev/null 2>&1 | sed -u "s/^/[boot $nb] /" || rc=$?
+	cp "$console" "$res/console-boot$nb.log" 2>/dev/null || true
+	echo "$rc" >"$res/boot$nb.rc"
+	ids="$ids boot$nb"
+done <"$list.boot"
+echo "==> boot $release and run $(wc -l <"$list.shared") tests in $nguests guest(s) (results: $res)"
 # lane_left LANE: how many tests of list LANE no guest has taken yet.
 lane_left() {
 	echo $(($(wc -l <"$list.$1") - $(find "$res/claims.$1" -mindepth 1 -maxdepth 1 | wc -l)))

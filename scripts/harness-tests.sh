@@ -110,6 +110,17 @@ if ! read_counts "$tmp/no-counts" "make lint" >/dev/null 2>"$tmp/err" &&
 else
 	result fail "a lint or harness run that left no counts fails, naming it"
 fi
+# A test that needs its own kernel command line leaves the shared list for
+# a boot of its own; the others stay, in their order.
+printf '# c\nproject-b\tx=1 y=2\nnone\tz=3\n' >"$tmp/boot"
+printf 'cow\t/d\t./cow\nproject-b\t/p\t./b\nksm\t/d\t./ksm\n' >"$tmp/blist"
+split_boot_tests "$tmp/blist" "$tmp/boot"
+if [ "$(cut -f1 "$tmp/blist.boot" | tr '\n' ' ')" = "project-b " ] &&
+	[ "$(cut -f1 "$tmp/blist.shared" | tr '\n' ' ')" = "cow ksm " ]; then
+	result ok "a test of selftests/boot-tests runs in its own boot, not in the shared guests"
+else
+	result fail "a test of selftests/boot-tests runs in its own boot, not in the shared guests (boot: $(cut -f1 "$tmp/blist.boot" | tr '\n' ' '); shared: $(cut -f1 "$tmp/blist.shared" | tr '\n' ' '))"
+fi
 # guest-tests.sh on fake tests (its sysfs, kmsg and scratch paths pointed at
 # files here): a project test must run every case it plans.
 g=$tmp/gt

@@ -135,6 +135,17 @@ select_tests() {
 		$1 in want' "$list" >"$list.only" && mv "$list.only" "$list"
 }
 
+# split_boot_tests LIST BOOT: write LIST.boot with the tests of the test list
+# LIST that the file BOOT ("label<TAB>kernel parameters" lines) names, each
+# to be booted alone with its parameters, and LIST.shared with the others.
+split_boot_tests() {
+	# FILENAME, not NR == FNR: an empty BOOT must not swallow LIST.
+	awk -F'\t' -v b="$2" 'FILENAME == b { if ($0 !~ /^#/ && NF) own[$1] = 1; next }
+		{ print > (out ($1 in own ? ".boot" : ".shared")) }' \
+		out="$1" "$2" "$1"
+	touch "$1.boot" "$1.shared"
+}
+
 # read_counts FILE WHAT: print the "passed failed" that step WHAT left in
 # FILE, or fail naming WHAT when it did not finish (no FILE).
 read_counts() {
