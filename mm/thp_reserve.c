@@ -3493,7 +3493,8 @@ static int __init thp_reserve_init(void)
 		thp_reserve_wq = system_unbound_wq;
 	thp_reserve_fault_inject_init();
 	if (thp_reserve_shrinker_init()) {
-		pr_warn("thp_reserve: no shrinker, reservations stay off\n");
+		pr_warn("thp_reserve: no shrinker, reservations stay off (promotion_threshold 1, not %u)\n",
+			threshold);
 		return 0;
 	}
 	thp_reserve_pm_init();
