@@ -23,6 +23,9 @@ list=$2
 counts=${3:-$1/counts}
 failed=${counts%.counts}.failed
 took=${counts%.counts}.took
+# The settings this guest booted with, which restore_settings puts back: a
+# file per guest, so a guest never reads one another is rewriting.
+settings=${counts%.counts}.settings
 claims=${4:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 known=$top/selftests/upstream-known-failures
@@ -52,11 +55,11 @@ save_settings() {
 		v=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp/$f")
 		[ -n "$v" ] || v=$(cat "$thp/$f")
 		echo "$f $v"
-	done >"$out/.thp-settings"
+	done >"$settings"
 	cd /
 }
 restore_settings() {
-	while read -r f v; do echo "$v" >"$thp/$f" 2>/dev/null; done <"$out/.thp-settings"
+	while read -r f v; do echo "$v" >"$thp/$f" 2>/dev/null; done <"$settings"
 	echo 0 >"$nr_hugepages"
 }
 save_settings

@@ -93,6 +93,13 @@ if [ "$VM_CPUS" -ge 2 ]; then
 	      -numa node,nodeid=1,cpus=$((VM_CPUS - 1)),memdev=m1)
 fi
 
+# why TEXT: the one line of VM_WHY (no file when the guest ran its
+# command to a zero exit status with a clean kernel log).
+why() {
+	[ -z "${VM_WHY:-}" ] || echo "$*" >"$VM_WHY"
+}
+[ -z "${VM_WHY:-}" ] || rm -f "$VM_WHY"
+
 run=$(mktemp -d "$vmdir/run.XXXXXX")
 trap 'rm -rf "$run"' EXIT
 swap=$run/swap.img
@@ -147,10 +154,6 @@ qrc=$?
 set -e
 [ -t 0 ] && stty sane 2>/dev/null
 
-# why TEXT: the one line of VM_WHY.
-why() {
-	[ -z "${VM_WHY:-}" ] || echo "$*" >"$VM_WHY"
-}
 if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
 	why "hung: QEMU killed after ${VM_TIMEOUT}s (exit status $qrc)"
 	echo "error: guest hung: watchdog killed QEMU after ${VM_TIMEOUT}s; console: $console" >&2
@@ -160,12 +163,19 @@ fi
 splat=0
 "$TOP/scripts/logwatch.sh" "$console" "$run/tainted" || splat=1
 if [ ! -f "$run/rc" ]; then
-	why "ended without finishing its command (QEMU exit status $qrc; last console line: $(tail -n 1 "$console" | tr -d '\r'))"
+	if [ $splat -eq 1 ]; then
+		why "crashed with a kernel report (see the log check above; QEMU exit status $qrc)"
+	else
+		why "ended without finishing its command and without a kernel report (QEMU exit status $qrc; last console line: $(tail -n 1 "$console" | tr -d '\r'))"
+	fi
 	echo "error: guest ended without finishing the command (crash or panic; QEMU exit status $qrc); console: $console" >&2
 	[ $splat -eq 1 ] || tail -n 20 "$console" | sed 's/^/  | /' >&2
 	exit 125
 fi
 rc=$(cat "$run/rc")
-[ "$rc" -ne 0 ] && exit "$rc"
+if [ "$rc" -ne 0 ]; then
+	why "its command exited with status $rc$([ $splat -eq 0 ] || echo ", and the kernel reported a splat or was tainted")"
+	exit "$rc"
+fi
 [ $splat -eq 0 ] || { why "the kernel reported a splat or was tainted"; exit 125; }
 exit 0

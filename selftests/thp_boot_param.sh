@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # The thp_promotion_threshold= boot parameter. make check boots this test
-# alone with the parameters selftests/boot-tests gives it: 513 (out of
-# range), x7 (not a number), then 64. The first two must be refused, each
-# with a warning that names it, and 64 must be the threshold from boot on:
+# alone with the parameters selftests/boot-tests gives it: 100, 513 (out of
+# range), 64, then x7 (not a number). 513 and x7 must be refused, each with
+# a warning that names it, and 64, the last valid value, must be the
+# threshold from boot on:
 # a range filled in order is then promoted at its 64th page and not at its
 # 63rd (promotion_early off, so only the threshold decides).
 . "$(dirname "$0")/thp_lib.sh"
