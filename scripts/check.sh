@@ -104,6 +104,29 @@ for n in $(seq "$nguests"); do
 	[ "$(wc -l <"$list.m")" -ge "$n" ] && ids="$ids ${n}m"
 done
 guests=$(seq "$nguests")
+echo "==> boot $release and run $(wc -l <"$list.shared") tests in $nguests guest(s) (results: $res)"
+# lane_left LANE: how many tests of list LANE no guest has taken yet.
+lane_left() {
+	echo $(($(wc -l <"$list.$1") - $(find "$res/claims.$1" -mindepth 1 -maxdepth 1 | wc -l)))
+}
+# boot_guest ID LIST [CLAIMS]: one boot of guest ID that runs the tests of
+# LIST (with CLAIMS, only those no other guest has taken); leaves ID.rc,
+# ID.counts, console-ID.log, and ID.why if it hung, crashed or reported a
+# splat. VM_CPUS, VM_MEM, VM_APPEND, VM_TIMEOUT (default 3600 s) and
+# TCG_THREAD from the caller reach vm.sh.
+boot_guest() {
+	local n=$1 tlist=$2 claims=${3:-} rc=0 console sharers=1
+	[ -z "$claims" ] || sharers=$nguests
+	console=$BUILD/log/console/$(basename "$res")-$n.log
+	VM_CONSOLE=$console VM_WHY=$res/$n.why VM_TIMEOUT=${VM_TIMEOUT:-3600} \
+		"$TOP/scripts/vm.sh" env SOAK_SECONDS="${SOAK_SECONDS:-60}" \
+		FUZZ_OPS="${FUZZ_OPS:-20000}" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
+		GT_SHARERS=$sharers \
+		"$TOP/scripts/guest-tests.sh" "$res" "$tlist" "$res/$n.counts" \
+		${claims:+"$claims"} || rc=$?
+	cp "$console" "$res/console-$n.log" 2>/dev/null || true
+	echo $rc >"$res/$n.rc"
+}
 # Each test of list boot: a boot of its own (one vCPU, 1 GiB) with its
 # parameters added to the kernel command line, before the shared guests.
 nb=0
@@ -112,37 +135,12 @@ while IFS=$'\t' read -r label dir cmd; do
 	params=$(awk -F'\t' -v l="$label" '$1 == l { print $2; exit }' "$boot_tests")
 	[ -n "$params" ] || die "selftests/boot-tests gives $label no kernel parameters"
 	printf '%s\t%s\t%s\n' "$label" "$dir" "$cmd" >"$res/boot$nb.list"
-	console=$BUILD/log/console/$(basename "$res")-boot$nb.log
 	echo "==> boot $release with \"$params\" for $label"
-	rc=0
-	VM_CPUS=1 VM_MEM=1024 VM_APPEND=$params VM_CONSOLE=$console VM_WHY=$res/boot$nb.why \
+	VM_CPUS=1 VM_MEM=1024 VM_APPEND=$params \
 		VM_TIMEOUT=${VM_TIMEOUT:-$((${TEST_TIMEOUT:-900} + 600))} \
-		"$TOP/scripts/vm.sh" env TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
-		"$TOP/scripts/guest-tests.sh" "$res" "$res/boot$nb.list" "$res/boot$nb.counts" \
-		</dev/null 2>&1 | sed -u "s/^/[boot $nb] /" || rc=$?
-	cp "$console" "$res/console-boot$nb.log" 2>/dev/null || true
-	echo "$rc" >"$res/boot$nb.rc"
+		boot_guest "boot$nb" "$res/boot$nb.list" </dev/null 2>&1 | sed -u "s/^/[boot $nb] /"
 	ids="$ids boot$nb"
 done <"$list.boot"
-echo "==> boot $release and run $(wc -l <"$list.shared") tests in $nguests guest(s) (results: $res)"
-# lane_left LANE: how many tests of list LANE no guest has taken yet.
-lane_left() {
-	echo $(($(wc -l <"$list.$1") - $(find "$res/claims.$1" -mindepth 1 -maxdepth 1 | wc -l)))
-}
-# boot_guest ID THREAD LANE: one boot of guest ID; leaves ID.rc, ID.counts,
-# console-ID.log, and ID.why if it hung, crashed or reported a splat.
-boot_guest() {
-	local n=$1 thread=$2 lane=$3 rc=0 console
-	console=$BUILD/log/console/$(basename "$res")-$n.log
-	TCG_THREAD=$thread VM_CONSOLE=$console VM_WHY=$res/$n.why VM_TIMEOUT=${VM_TIMEOUT:-3600} \
-		"$TOP/scripts/vm.sh" env SOAK_SECONDS="${SOAK_SECONDS:-60}" \
-		FUZZ_OPS="${FUZZ_OPS:-20000}" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
-		GT_SHARERS="$nguests" \
-		"$TOP/scripts/guest-tests.sh" "$res" "$list.$lane" "$res/$n.counts" \
-		"$res/claims.$lane" || rc=$?
-	cp "$console" "$res/console-$n.log" 2>/dev/null || true
-	echo $rc >"$res/$n.rc"
-}
 # guest ID: runs guest ID's share of its list. A guest whose list has no
 # test left when its turn comes is not booted (counts "0 0 0"). Ids ending
 # in m run with TCG_THREAD=multi, where QEMU 7.2 can run stale code after
@@ -163,7 +161,7 @@ guest() {
 			echo 0 >"$res/$n.rc"
 			return 0
 		fi
-		boot_guest "$n" "$thread" "$lane"
+		TCG_THREAD=$thread boot_guest "$n" "$list.$lane" "$res/claims.$lane"
 		boots=$((boots + 1))
 		[ "$thread" = multi ] && [ $boots = 1 ] && [ ! -f "$res/$n.counts" ] &&
 			[ ! -f "$res/$n.took" ] &&
