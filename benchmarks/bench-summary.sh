@@ -135,42 +135,57 @@ done <<<"$pairs"
 command -v gnuplot >/dev/null || { echo "(no gnuplot: no plots)"; exit 0; }
 dat=$res/plot-data
 mkdir -p "$dat"
-# Bars: one value per policy for a scenario/metric.
+# bars SCENARIO METRIC: one value per policy into the data file of that
+# panel, "?" (missing) where a policy has none; fails when no policy has
+# one, that is when the scenario did not run.
 bars() {
+	local p v none=1
 	for p in $policies; do
 		v=$(val "$1" "$p" "$2")
-		case $v in '' | n/a) v=0 ;; esac
+		case $v in '' | n/a) v='?' ;; *) none=0 ;; esac
 		echo "$p $v"
 	done >"$dat/$1-$2.dat"
+	return $none
 }
-bars sparse-touch rss_kib
-bars fork-sparse children
-bars sparse-touch us_per_fault
-bars dense-touch total_ms
-# A scenario that did not run draws an empty panel; gnuplot's warning
-# about its empty range says nothing more.
-gnuplot 2> >(grep -v 'empty y range' >&2) <<EOF
-set terminal pngcairo size 1000,700 font ",10"
+# figure FILE TITLE PANEL...: draw RESULTS_DIR/FILE with one bar chart per
+# PANEL ("SCENARIO METRIC log|lin TITLE") whose scenario ran, log scale
+# where the values span orders of magnitude; no file when none ran.
+figure() {
+	local file=$1 title=$2 spec sc me scale t n=0 body=
+	shift 2
+	rm -f "$res/$file"
+	for spec in "$@"; do
+		read -r sc me scale t <<<"$spec"
+		bars "$sc" "$me" || continue
+		n=$((n + 1))
+		if [ "$scale" = log ]; then
+			body="${body}set logscale y"$'\n'
+		else
+			body="${body}unset logscale y"$'\n'
+		fi
+		body="${body}set title \"$t\""$'\n'"plot \"$dat/$sc-$me.dat\" using 2:xtic(1)"$'\n'
+	done
+	[ "$n" -gt 0 ] || return 0
+	gnuplot <<EOF
+set terminal pngcairo size 1000,$((120 + 300 * n)) font ",10"
+set datafile missing "?"
 set style data histograms
 set style fill solid 0.8 border -1
 set xtics rotate by -30
 set grid ytics
 unset key
-set output "$res/memory.png"
-set multiplot layout 2,1 title "Memory by policy (QEMU TCG guest; memory figures are exact)"
-set title "Sparse first touch, one page per 2 MiB: Rss (KiB, lower is better)"
-plot "$dat/sparse-touch-rss_kib.dat" using 2:xtic(1)
-set title "Fork until failure, sparse: children (higher is better)"
-plot "$dat/fork-sparse-children.dat" using 2:xtic(1)
-unset multiplot
-set output "$res/fault-cost.png"
-set multiplot layout 2,1 title "Fault cost by policy (TCG: compare as ratios only)"
-set title "Sparse first touch: microseconds per fault"
-plot "$dat/sparse-touch-us_per_fault.dat" using 2:xtic(1)
-set title "Dense first touch: total milliseconds"
-plot "$dat/dense-touch-total_ms.dat" using 2:xtic(1)
+set output "$res/$file"
+set multiplot layout $n,1 title "$title"
+$body
 unset multiplot
 EOF
+}
+figure memory.png "Memory by policy (QEMU TCG guest; memory figures are exact)" \
+	"sparse-touch rss_kib log Sparse first touch, one page per 2 MiB: Rss (KiB, log scale, lower is better)" \
+	"fork-sparse children log Fork until failure, sparse: children (log scale, higher is better)"
+figure fault-cost.png "Fault cost by policy (TCG: compare as ratios only)" \
+	"sparse-touch us_per_fault lin Sparse first touch: microseconds per fault" \
+	"dense-touch total_ms lin Dense first touch: total milliseconds"
 # curves FILE TITLE XLABEL YLABEL SETTINGS: draw the lines of $plot into
 # RESULTS_DIR/FILE, if there are any; SETTINGS are more gnuplot lines.
 curves() {
@@ -214,4 +229,8 @@ curves scaling.png \
 	"N, ranges (live reservations) in the mm" "microseconds per write (median, min-max)" \
 	"set logscale x 2
 set yrange [0:*]"
-echo "Plots: memory.png, fault-cost.png, time-to-huge.png, scaling.png"
+plots=
+for f in memory.png fault-cost.png time-to-huge.png scaling.png; do
+	[ -f "$res/$f" ] && plots="$plots${plots:+, }$f"
+done
+echo "Plots: ${plots:-none}"
