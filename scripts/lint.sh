@@ -5,8 +5,9 @@
 # flavour's build directory; a finding counts only if the base version of
 # the file does not have it. Findings listed in config/lint-exceptions (an
 # extended regex per line, then a tab and the reason) are reported, not
-# counted. Prints "lint: N passed, N failed" and writes the counts to
-# build/lint-counts.
+# counted. The reStructuredText the series adds or changes must parse
+# with docutils with no new warning. Prints "lint: N passed, N failed" and
+# writes the counts to build/lint-counts.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -86,6 +87,24 @@ for f in "${files[@]}"; do
 done
 [ ${#files[@]} -gt 0 ] || echo "  (the series touches no kernel C file yet)"
 step_end "lint: sparse"
+
+# The documentation the series adds or changes must parse as
+# reStructuredText with no new warning (scripts/rstcheck.py: docutils,
+# without the roles and directives only Sphinx knows).
+step_begin "lint: reStructuredText"
+mapfile -t docs < <(git -C "$KTREE" diff --name-only --diff-filter=AM base HEAD -- '*.rst')
+for f in "${docs[@]}"; do
+	base=
+	if git -C "$KTREE" cat-file -e "base:$f" 2>/dev/null; then
+		git -C "$KTREE" show "base:$f" >"$BUILD/lint-base.rst"
+		base=$(/usr/bin/python3 "$TOP/scripts/rstcheck.py" "$BUILD/lint-base.rst" "$f")
+		rm -f "$BUILD/lint-base.rst"
+	fi
+	out=$(comm -13 <(printf '%s\n' "$base" | sort -u) \
+		<(/usr/bin/python3 "$TOP/scripts/rstcheck.py" "$KTREE/$f" "$f" 2>&1 | sort -u) | sed '/^$/d')
+	count_findings "rst: $f" "$out"
+done
+step_end "lint: reStructuredText"
 echo "$pass $fail" >"$BUILD/lint-counts"
 echo "lint: $pass passed, $fail failed (log: $log)"
 [ $fail -eq 0 ]

@@ -12,7 +12,7 @@ PKGS=(
 	# guest
 	qemu-system-x86 busybox-static
 	# checks and workloads run inside the guest
-	stress-ng trinity libnuma-dev libcap-dev liburing-dev sparse python3-ply python3-git
+	stress-ng trinity libnuma-dev libcap-dev liburing-dev sparse python3-ply python3-git python3-docutils
 )
 [ -n "${EXTRA_PKGS:-}" ] && read -r -a extra <<<"$EXTRA_PKGS" && PKGS+=("${extra[@]}")
 
