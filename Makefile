@@ -7,7 +7,7 @@
 #   check          build the debug kernel, run every test, harness self-tests, lint
 #   check-kasan    check on the debug kernel with KASAN (about twice as long)
 #   soak           the fuzz and soak tests alone, long (SOAK_SECONDS, FUZZ_OPS)
-#   lint           checkpatch --strict on the series, sparse on the files it touches
+#   lint           checkpatch --strict on the series, sparse and docutils on what it touches
 #   kernel         build KERNEL in FLAVOUR (default: patched, debug)
 #   vanilla        build the stock kernel (default flavour perf)
 #   selftests      build the project's and the upstream mm selftests
