@@ -1,8 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by the benchmark drivers after scripts/lib.sh.
 
+# Every benchmark guest has its memory backed on the host before it boots
+# (scripts/vm.sh explains why); VM_PREALLOC=0 measures without that.
+VM_PREALLOC=${VM_PREALLOC:-1}
+export VM_PREALLOC
+
 # bench_begin PREFIX DESCRIPTION: install what is missing, build the perf
-# kernels (patched and vanilla), and make the results directory $res
+# kernels (patched, and vanilla unless BENCH_VANILLA=0), and make the results directory $res
 # (benchmarks/results/[PREFIX-]<kernel>-<date>, or under $BENCH_RESULTS)
 # with its kernel-version file,
 # and the raw directory $raw under build/, which the guest can write.
@@ -10,7 +15,7 @@ bench_begin() {
 	local release
 	"$TOP/scripts/setup.sh"
 	"$TOP/scripts/build.sh" patched perf
-	"$TOP/scripts/build.sh" vanilla perf
+	[ "${BENCH_VANILLA:-1}" = 0 ] || "$TOP/scripts/build.sh" vanilla perf
 	mkdir -p "$BUILD/tools"
 	release=$(cat "$(obj_dir patched perf)/kernelrelease")
 	name=${1:+$1-}${release%-patched-perf}-$(date +%Y%m%d-%H%M%S)
@@ -19,10 +24,12 @@ bench_begin() {
 	mkdir -p "$res" "$raw"
 	{
 		echo "patched: $release"
-		echo "vanilla: $(cat "$(obj_dir vanilla perf)/kernelrelease")"
+		[ "${BENCH_VANILLA:-1}" = 0 ] ||
+			echo "vanilla: $(cat "$(obj_dir vanilla perf)/kernelrelease")"
 		echo "source: Debian $KSRC_PKG $(cat "$SRC/debian-version")"
 		echo "date: $(date -u +%FT%TZ)"
 		echo "runs: $2"
+		echo "guest memory preallocated on the host: $([ "$VM_PREALLOC" = 1 ] && echo yes || echo no)"
 	} >"$res/kernel-version"
 }
 
