@@ -3,7 +3,7 @@
 # "make help" prints the block below; keep it in step with the targets.
 #
 # Targets:
-#   run            build the perf kernels, boot them, show what reservations do
+#   run            build the patched perf kernel, boot it, show what reservations do
 #   check          build the debug kernel, run every test, harness self-tests, lint
 #   check-kasan    check on the debug kernel with KASAN (about twice as long)
 #   soak           the fuzz and soak tests alone, long (SOAK_SECONDS, FUZZ_OPS)
@@ -94,7 +94,7 @@ run: setup
 	@$(S)/selftests.sh
 	@KERNEL=$(KERNEL) FLAVOUR=perf $(S)/vm.sh $(CURDIR)/$(S)/demo.sh
 	@QUICK=1 BOOT=run SCENARIOS="fork tohuge gups" \
-		POLICIES="reserve-t256 vanilla-always vanilla-never" \
+		POLICIES="reserve-t256 reserve-t1 patched-never" \
 		BENCH_RESULTS=$(CURDIR)/build/run-bench benchmarks/bench.sh
 
 shell: setup

@@ -10,12 +10,19 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 res=$1
-all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512 patched-never"
 # The policies that ran (make run runs three of them).
 policies=
 for p in $all; do
 	ls "$res/raw/"*".$p".*.txt >/dev/null 2>&1 && policies="$policies $p"
 done
+# The references "always" and "never": the stock kernel's policies when
+# they ran, else the patched kernel with reservations off (reserve-t1) and
+# with THP off (patched-never): make run boots no stock kernel, and the
+# @t1 parity runs of make check show that reserve-t1 is the stock kernel.
+ref_always=vanilla-always ref_never=vanilla-never
+[[ " $policies " == *" vanilla-always "* ]] || ref_always=reserve-t1
+[[ " $policies " == *" vanilla-never "* ]] || ref_never=patched-never
 # Rows: SCENARIO METRIC RAW_FILE_PREFIX KEY UNIT (see benchmarks/README.md).
 rows="fork-sparse children fork-sparse children count
 fork-randk children fork-randk children count
@@ -76,7 +83,7 @@ done <<<"$rows"
 val() { bench_val "$csv" "$@"; }
 echo "## make bench ($(sed -n 's/^runs: //p' "$res/kernel-version"))"
 echo
-echo "Medians; n/a: measured but no value (e.g. never fully huge within the time limit)."
+echo "Medians; n/a: measured but no value (e.g. never fully huge within the time limit). The ratio columns take $ref_always as always and $ref_never as never."
 echo
 printf '| scenario | metric |'
 for p in $policies; do printf ' %s |' "$p"; done
@@ -89,7 +96,7 @@ while read -r scen metric file key unit; do
 	printf '| %s | %s (%s) |' "$scen" "$metric" "$unit"
 	for p in $policies; do v=$(val "$scen" "$p" "$metric"); printf ' %s |' "${v:--}"; done
 	t=$(val "$scen" reserve-t256 "$metric")
-	echo " $(bench_ratio "$t" "$(val "$scen" vanilla-always "$metric")") | $(bench_ratio "$t" "$(val "$scen" vanilla-never "$metric")") |"
+	echo " $(bench_ratio "$t" "$(val "$scen" "$ref_always" "$metric")") | $(bench_ratio "$t" "$(val "$scen" "$ref_never" "$metric")") |"
 done <<<"$rows"
 echo
 echo "Raw runs: raw/; all values: summary.csv (in $(basename "$res")/)"
@@ -112,11 +119,11 @@ paired() {
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		printf "%.3f %.3f %.3f %d\n", m, v[1], v[NR], NR }'
 }
-pairs="dense total_ms reserve-t256 vanilla-always
-dense-random total_ms reserve-t256 vanilla-always
-dense-mt total_ms reserve-t256 vanilla-always
-sparse us_per_touch reserve-t256 vanilla-never
-gups updates_per_s reserve-t256 vanilla-always"
+pairs="dense total_ms reserve-t256 $ref_always
+dense-random total_ms reserve-t256 $ref_always
+dense-mt total_ms reserve-t256 $ref_always
+sparse us_per_touch reserve-t256 $ref_never
+gups updates_per_s reserve-t256 $ref_always"
 echo
 echo "### Ratios per run"
 echo

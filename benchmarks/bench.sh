@@ -12,9 +12,10 @@
 # QUICK=1: one run, smaller sizes and shorter limits. RUNS (default 3; QUICK: 1), VM_MEM (default
 # 2048), SCENARIOS and POLICIES (space-separated subsets) narrow it down;
 # make run uses QUICK=1 BOOT=run SCENARIOS="fork tohuge gups" POLICIES="reserve-t256
-# vanilla-always vanilla-never". An unknown name in SCENARIOS or POLICIES
-# is an error. BOOT=run: one boot per policy and run instead of one per
-# scenario too (see below).
+# reserve-t1 patched-never" (the patched kernel alone: patched-never is it
+# with enabled=never). An unknown name in SCENARIOS or POLICIES is an
+# error; the stock kernel is built only for a vanilla-* policy. BOOT=run:
+# one boot per policy and run instead of one per scenario too (see below).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 . "$TOP/benchmarks/lib.sh"
@@ -24,7 +25,7 @@ runs=${RUNS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 mem=${VM_MEM:-2048}
 boot=${BOOT:-scenario}
 case $boot in scenario | run) ;; *) die "BOOT must be scenario or run, not '$boot'" ;; esac
-all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512 patched-never"
 all_scen="fork sparse dense dense-random dense-mt tohuge gups promote redis stress scale"
 # known LIST WORDS WHAT: fail on a word of WORDS that LIST does not have.
 known() {
@@ -47,6 +48,9 @@ read -r -a slist <<<"$scenarios"
 [ "${#slist[@]}" -gt 0 ] && [ "${#plist[@]}" -gt 0 ] ||
 	die "no scenario or no policy given (SCENARIOS='${SCENARIOS:-}' POLICIES='${POLICIES:-}')"
 EXTRA_PKGS="redis-server redis-tools gnuplot-nox" "$TOP/scripts/setup.sh"
+# The stock kernel is built only when a vanilla-* policy runs.
+BENCH_VANILLA=0
+[[ "$policies" != *vanilla-* ]] || BENCH_VANILLA=1
 per="scenario, policy and run"
 [ "$boot" = run ] && per="policy and run"
 bench_begin "" "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPUs in 2 NUMA nodes; QEMU TCG (times are comparable only as ratios within one run; memory figures are exact)"

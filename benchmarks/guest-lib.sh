@@ -15,7 +15,7 @@ policy() {
 		esac
 	done
 	case $1 in
-	vanilla-never) echo never >"$thp/enabled" ;;
+	vanilla-never | patched-never) echo never >"$thp/enabled" ;;
 	vanilla-madvise) echo madvise >"$thp/enabled" ;;
 	vanilla-always) echo always >"$thp/enabled" ;;
 	vanilla-always-underused409)

@@ -4,16 +4,20 @@
 # sparse, a 300-of-512 and a dense workload get from the kernel under stock
 # THP (enabled=always with promotion_threshold=1), with reservations
 # (enabled=always, the default threshold) and without THP (enabled=never),
-# and that every reserved page comes back when the workloads exit. With
-# reservations the 300-page and the dense ranges, written in order from
-# their first page, are promoted in place by their 16th fault
+# as one table, and that every reserved page comes back when the workloads
+# exit. With reservations the 300-page and the dense ranges, written in
+# order from their first page, are promoted in place by their 16th fault
 # (promotion_early), the sparse ones never; each workload reports again
-# after khugepaged had time to promote (it has nothing left to do).
+# after khugepaged had time to promote (it has nothing left to do). Every
+# counter of every run goes to DEMO_LOG (default build/log/run-demo.log).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 touch_bin=$top/build/tools/thp_touch
 thp=/sys/kernel/mm/transparent_hugepage
 size=${DEMO_MIB:-256}
+log=${DEMO_LOG:-$top/build/log/run-demo.log}
+mkdir -p "$(dirname "$log")"
+: >"$log"
 echo "kernel: $(uname -r)"
 echo
 echo "== THP knobs ($thp)"
@@ -27,47 +31,85 @@ else
 	default=
 	echo "  (promotion_threshold: not in this kernel: no reservations)"
 fi
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
+# row POLICY PATTERN OUTPUT: one line of the table from the last report
+# in OUTPUT, a thp_touch output: Rss, AnonHugePages, the pages left
+# reserved (nr_thp_reserved, pages, shown in kB), the promotions
+# (thp_res_promote) and the MemFree the system lost, in kB.
+row() {
+	awk -v pol="$1" -v pat="$2" '
+	$1 == "touched" || $1 == "settled" {
+		when = $1; rss = $3; huge = $6; lost = -$9
+		getline
+		res = prom = 0
+		for (i = 1; i < NF; i++) {
+			if ($i == "nr_thp_reserved") res = 4 * $(i + 1)
+			if ($i == "thp_res_promote") prom = $(i + 1) + 0
+		}
+	}
+	END {
+		printf "%-8s %-28s %-8s %8d %8d %8d %6d %8d\n",
+			pat, pol, when, rss, huge, res, prom, lost
+	}' "$3"
+}
 # run_policy NAME ENABLED THRESHOLD [SETTLE]: the three workloads under one
 # policy; with SETTLE, each reports again after that many seconds.
 run_policy() {
-	local name=$1 enabled=$2 threshold=$3 settle=${4:-} pattern
+	local name=$1 enabled=$2 threshold=$3 settle=${4:-} pattern out
 	echo "$enabled" >"$thp/enabled"
 	[ -z "$threshold" ] || echo "$threshold" >"$thp/promotion_threshold"
-	echo
-	echo "== $name"
+	echo "== $name" >>"$log"
 	for pattern in sparse 300 dense; do
-		"$touch_bin" "$size" "$pattern" $settle
+		out=$(mktemp)
+		"$touch_bin" "$size" "$pattern" $settle >"$out"
+		cat "$out" >>"$log"
+		row "$name" "$pattern" "$out" >>"$rows"
+		rm -f "$out"
 	done
 }
-run_policy "stock THP: enabled=always, promotion_threshold=1" always "${default:+1}"
+echo
+echo "== $size MiB written with 1 (sparse), 300 or 512 (dense) pages per 2 MiB"
+run_policy "stock THP (threshold 1)" always "${default:+1}"
 if [ -n "$default" ]; then
 	# khugepaged every 100 ms instead of 10 s, so that promotions show.
 	sleep_ms=$(cat "$thp/khugepaged/scan_sleep_millisecs")
 	echo 100 >"$thp/khugepaged/scan_sleep_millisecs"
-	run_policy "reservations: enabled=always, promotion_threshold=$default" \
-		always "$default" "${DEMO_SETTLE:-15}"
+	run_policy "reservations (threshold $default)" always "$default" "${DEMO_SETTLE:-15}"
 	echo "$sleep_ms" >"$thp/khugepaged/scan_sleep_millisecs"
 fi
-run_policy "no THP: enabled=never" never ""
+run_policy "no THP (never)" never ""
 echo always >"$thp/enabled"
 [ -z "$default" ] || echo "$default" >"$thp/promotion_threshold"
+printf '%-8s %-28s %-8s %8s %8s %8s %6s %8s\n' pattern policy report \
+	"Rss kB" "huge kB" "rsvd kB" promos "lost kB"
+cat "$rows"
 echo
-echo "Rss is what the workload pays for; MemFree is what the system lost while"
-echo "it ran. With reservations the sparse workload pays for one 4 kB page per"
-echo "2 MiB instead of 2 MiB, while the whole block stays reserved for it"
-echo "(nr_thp_reserved) and counts as available in MemAvailable. Ranges with"
-echo "at least promotion_threshold pages in use, or filled in order from their"
-echo "first page (promotion_early pages), are promoted in place by the fault"
-echo "that gets them there (thp_res_promote, thp_res_promote_early): the same"
-echo "blocks become huge pages, with no new allocation (thp_collapse_alloc"
-echo "stays 0) and no copy."
+echo "Rss is what the workload pays for; huge kB is its AnonHugePages; lost"
+echo "kB is the MemFree the system lost while it ran. With reservations the"
+echo "sparse workload pays for one 4 kB page per 2 MiB instead of 2 MiB, and"
+echo "the rest of each block stays reserved for it (rsvd kB, nr_thp_reserved;"
+echo "counted in MemAvailable). Ranges with promotion_threshold pages in use,"
+echo "or filled in order from their first page (promotion_early pages), are"
+echo "promoted in place by the fault that gets them there (promos,"
+echo "thp_res_promote): the same blocks become huge pages, with no new"
+echo "allocation and no copy. \"settled\" is 15 s later, with khugepaged"
+echo "scanning every 100 ms."
 echo
-echo "== after the workloads exited"
 echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null || true
-grep -E '^(nr_thp_reserved|thp_res_|thp_fault_alloc|thp_collapse_alloc)' /proc/vmstat |
-	awk '{ printf "  %-36s %s\n", $1, $2 }'
-for f in pages_collapsed res_pages_collapsed; do
-	if [ -f "$thp/khugepaged/$f" ]; then
-		printf '  %-36s %s\n' "khugepaged/$f" "$(cat "$thp/khugepaged/$f")"
-	fi
-done
+{
+	echo "== after the workloads exited"
+	grep -E '^(nr_thp_reserved|thp_res_|thp_fault_alloc|thp_collapse_alloc)' /proc/vmstat |
+		awk '{ printf "  %-36s %s\n", $1, $2 }'
+	for f in pages_collapsed res_pages_collapsed; do
+		if [ -f "$thp/khugepaged/$f" ]; then
+			printf '  %-36s %s\n' "khugepaged/$f" "$(cat "$thp/khugepaged/$f")"
+		fi
+	done
+} >>"$log"
+reserved=$(awk '$1 == "nr_thp_reserved" { print $2 }' /proc/vmstat)
+if [ -n "$reserved" ]; then
+	echo "After the workloads exited: nr_thp_reserved $reserved (0: every reserved"
+	echo "page came back); thp_collapse_alloc $(awk '$1 == "thp_collapse_alloc" { print $2 }' /proc/vmstat)."
+fi
+echo "Every counter of every run: ${log#"$top"/}"
