@@ -225,6 +225,14 @@ static unsigned int thp_reserve_threshold __read_mostly;
 static unsigned int thp_reserve_boot_threshold __initdata;
 
 /*
+ * Set by the first reservation made since boot, before its block goes on
+ * an LRU list; never cleared. Until then thp_reserve_swap_split() leaves
+ * reclaim to the stock code. nr_thp_reserved cannot serve: its per-CPU
+ * deltas can make it read 0 while a reservation lives.
+ */
+static bool thp_reserve_made __read_mostly;
+
+/*
  * A range whose used pages are exactly its first thp_reserve_early pages is
  * being filled in order from its start, and is promoted by the fault that
  * completes them, below the threshold; 0 turns this off. Sixteen in-order
@@ -1541,6 +1549,9 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	/* Not visible to anybody yet: the trylock cannot fail. */
 	if (!folio_trylock(folio))
 		VM_WARN_ON_ONCE(1);
+	/* Reclaim finds the block through the LRU lock, after this store. */
+	if (!READ_ONCE(thp_reserve_made))
+		WRITE_ONCE(thp_reserve_made, true);
 	folio_prepare_anon_block(folio, vma, haddr);
 	folio_add_lru_vma(folio, vma);
 	thp_reserve_set_pte(vmf, folio, page, zero);
@@ -3012,8 +3023,9 @@ static bool thp_reserve_has_unmapped(struct folio *folio)
  * @folio_list to be reclaimed as base pages. Under the folio lock no page
  * of the folio can become mapped (populate, promotion and the mTHP
  * fallback take that lock), so none is freed in use.
- * Does nothing while reservations are off and none is left
- * (promotion_threshold 1): the stock kernel's behaviour.
+ * Does nothing until the first reservation since boot is made (with
+ * promotion_threshold 1 from boot, the stock kernel's behaviour); from
+ * then on it checks every large folio, whatever nr_thp_reserved reads.
  *
  * The reservation of a split block stays hashed until a fault, khugepaged
  * or reclaim finds it stale (its block is gone); its never-used pages
@@ -3036,8 +3048,7 @@ int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 	if (!folio_test_large(folio))
 		return 0;
-	if (READ_ONCE(thp_reserve_threshold) <= 1 &&
-	    !global_node_page_state(NR_THP_RESERVED))
+	if (!READ_ONCE(thp_reserve_made))
 		return 0;
 	if (!folio_test_anon(folio) ||
 	    folio_entire_mapcount(folio) || !folio_mapped(folio) ||
