@@ -37,6 +37,7 @@
 #   BOOT=run                   bench: one boot per policy and run, not per scenario
 #   CMD='...'                  vm-run: the command to run in the guest
 #   VM_MEM VM_CPUS VM_TIMEOUT  guest MiB (4096), vCPUs (3), time limit in s (1800)
+#   VM_PREALLOC=0|1            back guest memory on the host first (bench: 1, else 0)
 #   ACCEL=tcg|kvm              emulator (default kvm only where a probe boot works)
 #   TCG_THREAD=single|multi    TCG threading (default single)
 #   JOBS=n                     parallel build jobs (default: all cores)
