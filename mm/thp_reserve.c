@@ -1155,8 +1155,9 @@ static void thp_reserve_cut(struct vm_area_struct *vma, unsigned long addr)
  * @adjust_next: how far the start of the next VMA moves
  *
  * A reservation's range must lie wholly inside one VMA: a new boundary
- * that is not PMD-aligned releases the reservation it cuts. Mirrors
- * vma_adjust_trans_huge(), which splits huge PMDs at the same places.
+ * that is not PMD-aligned releases the reservation it cuts. Called by
+ * vma_adjust_huge() in mm/vma.c just before vma_adjust_trans_huge(),
+ * which splits huge PMDs at the same places.
  * Context: mmap_lock held for writing, the VMAs write-locked, and the
  * anon_vma lock held; the blocks are split later by a worker.
  */
@@ -1549,7 +1550,10 @@ static enum thp_reserve_result thp_reserve_new(struct vm_fault *vmf,
 	/* Not visible to anybody yet: the trylock cannot fail. */
 	if (!folio_trylock(folio))
 		VM_WARN_ON_ONCE(1);
-	/* Reclaim finds the block through the LRU lock, after this store. */
+	/*
+	 * PG_lru is set under the lruvec lock after this store, and every
+	 * isolation takes that lock: reclaim cannot meet the block first.
+	 */
 	if (!READ_ONCE(thp_reserve_made))
 		WRITE_ONCE(thp_reserve_made, true);
 	folio_prepare_anon_block(folio, vma, haddr);
@@ -3034,10 +3038,10 @@ static bool thp_reserve_has_unmapped(struct folio *folio)
  * Context: reclaim; @folio locked and isolated from the LRU; no other lock.
  * Return: a negative errno if @folio must not be swapped out (it could not
  * be split: pinned, or referenced elsewhere); 0 if it is not such a folio
- * (small, fully mapped, or reservations are off); 1 if it was split:
- * @folio is then its first page, still locked and isolated, and must not
- * be swapped out if it is unmapped, and the other pages were freed
- * (*@nr_freed) or put on @folio_list.
+ * (small, fully mapped, or no reservation made since boot); 1 if it was
+ * split: @folio is then its first page, still locked and isolated, and
+ * must not be swapped out if it is unmapped, and the other pages were
+ * freed (*@nr_freed) or put on @folio_list.
  */
 int thp_reserve_swap_split(struct folio *folio, struct list_head *folio_list,
 			   unsigned int *nr_freed)

@@ -136,7 +136,7 @@ static inline void thp_reserve_release_range(struct mm_struct *mm,
 		__thp_reserve_release_range(mm, start, end, why, split);
 }
 
-/* vma_adjust_trans_huge(): the VMA's bounds are about to change. */
+/* vma_adjust_huge() in mm/vma.c: the VMA's bounds are about to change. */
 static inline void thp_reserve_vma_adjust(struct vm_area_struct *vma,
 					  unsigned long start,
 					  unsigned long end,
