@@ -6,8 +6,10 @@
 # the file does not have it. Findings listed in config/lint-exceptions (an
 # extended regex per line, then a tab and the reason) are reported, not
 # counted. The reStructuredText the series adds or changes must parse
-# with docutils with no new warning. Prints "lint: N passed, N failed" and
-# writes the counts to build/lint-counts.
+# with docutils with no new warning, sparse findings include the compiler's
+# W=1 warnings, and the series must apply to the newest linux-source-6.12
+# the archive serves. Prints "lint: N passed, N failed" and writes the
+# counts to build/lint-counts.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -53,15 +55,16 @@ for p in "$BUILD"/series/*.patch; do
 done
 step_end "lint: checkpatch --strict"
 
-step_begin "lint: sparse"
+step_begin "lint: sparse and W=1"
 command -v sparse >/dev/null || die "sparse missing: apt-get install sparse"
 obj=$(obj_dir patched debug)
 [ -f "$obj/.config" ] || "$TOP/scripts/build.sh" patched debug
 mapfile -t files < <(git -C "$KTREE" diff --name-only --diff-filter=AM base HEAD -- '*.c' ':!tools' ':!Documentation' ':!scripts')
-# sparse_msgs FILE: the file's sparse findings without their line:column, so
-# that those of the base and the patched version compare.
+# sparse_msgs FILE: the file's sparse findings and the compiler's W=1
+# warnings, without their line:column, so that those of the base and the
+# patched version compare.
 sparse_msgs() {
-	kmake patched debug C=2 "${1%.c}.o" 2>&1 | grep -E '(warning|error):' |
+	kmake patched debug C=2 W=1 "${1%.c}.o" 2>&1 | grep -E '(warning|error):' |
 		sed -E 's/:[0-9]+:[0-9]+: /: /' | sort -u || true
 }
 restore=
@@ -83,10 +86,10 @@ for f in "${files[@]}"; do
 		restore=
 	fi
 	out=$(comm -13 <(printf '%s\n' "$base") <(sparse_msgs "$f") | sed '/^$/d')
-	count_findings "sparse: $f" "$out"
+	count_findings "sparse and W=1: $f" "$out"
 done
 [ ${#files[@]} -gt 0 ] || echo "  (the series touches no kernel C file yet)"
-step_end "lint: sparse"
+step_end "lint: sparse and W=1"
 
 # The documentation the series adds or changes must parse as
 # reStructuredText with no new warning (scripts/rstcheck.py: docutils,
@@ -105,6 +108,53 @@ for f in "${docs[@]}"; do
 	count_findings "rst: $f" "$out"
 done
 step_end "lint: reStructuredText"
+
+# The series must also apply, as it is, to the newest $KSRC_PKG the archive
+# serves when that is not the pinned version: its package is downloaded
+# once into build/newest/VERSION/, and git am applies the series to the
+# files it touches, taken from that version's source.
+step_begin "lint: the series on the newest $KSRC_PKG"
+newest=$(apt-cache madison "$KSRC_PKG" 2>/dev/null | awk '{ print $3 }' | sort -V | tail -n 1)
+if [ -z "$newest" ]; then
+	count_findings "newest $KSRC_PKG" "apt-cache knows no $KSRC_PKG: run apt-get update"
+elif [ "$newest" = "$KSRC_PIN" ]; then
+	echo "  $KSRC_PIN, the pinned version, is the newest served"
+	count_findings "series on the newest $KSRC_PKG ($newest)" ""
+else
+	dir=$BUILD/newest/$newest
+	tarball=$dir/pkg/usr/src/$KSRC_PKG.tar.xz
+	out=
+	if [ ! -f "$tarball" ]; then
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		if ! (cd "$dir" && apt-get download -q "$KSRC_PKG=$newest") >>"$log" 2>&1 ||
+			! dpkg-deb -x "$dir"/*.deb "$dir/pkg" >>"$log" 2>&1 || [ ! -f "$tarball" ]; then
+			out="could not download and unpack $KSRC_PKG $newest (see $log)"
+			rm -rf "$dir"
+		fi
+	fi
+	mapfile -t series < <(ls "$BUILD"/series/[0-9]*.patch | grep -v '/0000-cover-letter.patch$')
+	if [ -z "$out" ]; then
+		mapfile -t touched < <(cat "${series[@]}" | sed -n 's|^--- a/||p' | sort -u)
+		tree=$dir/tree
+		rm -rf "$tree"
+		mkdir -p "$tree"
+		top=$(tar -tJf "$tarball" 2>/dev/null | head -n 1 || true)
+		tar -xJf "$tarball" -C "$tree" --strip-components=1 "${touched[@]/#/${top%/}/}" >>"$log" 2>&1 ||
+			out="$KSRC_PKG $newest lacks a file the series changes (see $log)"
+	fi
+	if [ -z "$out" ]; then
+		git -C "$tree" init -q
+		git -C "$tree" add -A
+		git -C "$tree" -c user.name=lint -c user.email=lint@localhost commit -q -m "$KSRC_PKG $newest"
+		am=$(git -C "$tree" -c user.name=lint -c user.email=lint@localhost \
+			am "${series[@]}" 2>&1) ||
+			out=$(printf 'does not apply to %s %s:\n%s' "$KSRC_PKG" "$newest" \
+				"$(grep -E '^(Applying|error|Patch failed|Patch is empty)' <<<"$am")")
+	fi
+	count_findings "series on the newest $KSRC_PKG ($newest)" "$out"
+fi
+step_end "lint: the series on the newest $KSRC_PKG"
 echo "$pass $fail" >"$BUILD/lint-counts"
 echo "lint: $pass passed, $fail failed (log: $log)"
 [ $fail -eq 0 ]
