@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# bench.sh: make bench. Builds the perf kernels (patched and vanilla) and
-# runs every scenario of benchmarks/README.md for the four stock policies
-# (vanilla-never, -madvise, -always, -always-underused409) and the four
-# reservation policies (reserve-t1, -t64, -t256, -t512) in one invocation:
+# bench.sh: make bench. Builds the perf kernels (patched, and vanilla for a
+# vanilla-* policy) and runs every scenario of benchmarks/README.md for the
+# four stock policies (vanilla-never, -madvise, -always,
+# -always-underused409), the four reservation policies (reserve-t1, -t64,
+# -t256, -t512) and patched-never (only when asked) in one invocation:
 # one fresh boot per scenario, policy and run, RUNS runs of each. Writes raw
 # outputs, summary.csv, summary.md and PNG plots to
 # benchmarks/results/<kernel>-<date>/ and points benchmarks/results/latest
