@@ -26,7 +26,9 @@ runs=${RUNS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 mem=${VM_MEM:-2048}
 boot=${BOOT:-scenario}
 case $boot in scenario | run) ;; *) die "BOOT must be scenario or run, not '$boot'" ;; esac
-all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512 patched-never"
+# The policies run by default, and all that POLICIES may name.
+defaults="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+all="$defaults patched-never"
 all_scen="fork sparse dense dense-random dense-mt tohuge gups promote redis stress scale"
 # known LIST WORDS WHAT: fail on a word of WORDS that LIST does not have.
 known() {
@@ -39,7 +41,7 @@ known "$all" "${POLICIES:-}" policy
 known "$all_scen" "${SCENARIOS:-}" scenario
 policies= scenarios=
 for p in $all; do
-	case " ${POLICIES:-$all} " in *" $p "*) policies="$policies $p" ;; esac
+	case " ${POLICIES:-$defaults} " in *" $p "*) policies="$policies $p" ;; esac
 done
 for s in $all_scen; do
 	case " ${SCENARIOS:-$all_scen} " in *" $s "*) scenarios="$scenarios $s" ;; esac
