@@ -45,6 +45,11 @@ count_findings() {
 		echo "  FAIL $what"
 	fi
 }
+# new_findings BASE NOW: the lines of NOW that BASE does not have, so that
+# a check counts only what the series brings in.
+new_findings() {
+	comm -13 <(printf '%s\n' "$1" | sort -u) <(printf '%s\n' "$2" | sort -u) | sed '/^$/d'
+}
 step_begin "lint: checkpatch --strict"
 for p in "$BUILD"/series/*.patch; do
 	case $p in */0000-cover-letter.patch) continue ;; esac
@@ -85,7 +90,7 @@ for f in "${files[@]}"; do
 		touch "$restore"
 		restore=
 	fi
-	out=$(comm -13 <(printf '%s\n' "$base") <(sparse_msgs "$f") | sed '/^$/d')
+	out=$(new_findings "$base" "$(sparse_msgs "$f")")
 	count_findings "sparse and W=1: $f" "$out"
 done
 [ ${#files[@]} -gt 0 ] || echo "  (the series touches no kernel C file yet)"
@@ -103,8 +108,7 @@ for f in "${docs[@]}"; do
 		base=$(/usr/bin/python3 "$TOP/scripts/rstcheck.py" "$BUILD/lint-base.rst" "$f")
 		rm -f "$BUILD/lint-base.rst"
 	fi
-	out=$(comm -13 <(printf '%s\n' "$base" | sort -u) \
-		<(/usr/bin/python3 "$TOP/scripts/rstcheck.py" "$KTREE/$f" "$f" 2>&1 | sort -u) | sed '/^$/d')
+	out=$(new_findings "$base" "$(/usr/bin/python3 "$TOP/scripts/rstcheck.py" "$KTREE/$f" "$f" 2>&1)")
 	count_findings "rst: $f" "$out"
 done
 step_end "lint: reStructuredText"
