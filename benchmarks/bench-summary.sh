@@ -10,7 +10,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 res=$1
-all="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512 patched-never"
+all=$BENCH_ALL_POLICIES
 # The policies that ran (make run runs three of them).
 policies=
 for p in $all; do

@@ -26,9 +26,8 @@ runs=${RUNS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 mem=${VM_MEM:-2048}
 boot=${BOOT:-scenario}
 case $boot in scenario | run) ;; *) die "BOOT must be scenario or run, not '$boot'" ;; esac
-# The policies run by default, and all that POLICIES may name.
-defaults="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
-all="$defaults patched-never"
+defaults=$BENCH_DEFAULT_POLICIES
+all=$BENCH_ALL_POLICIES
 all_scen="fork sparse dense dense-random dense-mt tohuge gups promote redis stress scale"
 # known LIST WORDS WHAT: fail on a word of WORDS that LIST does not have.
 known() {

@@ -6,9 +6,9 @@
 # vanilla-never.
 set -euo pipefail
 res=$1
-policies="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
-scenarios="fork-sparse fork-randk fork-sparse-memcg fork-randk-memcg"
 . "$(dirname "$0")/lib.sh"
+policies=$BENCH_DEFAULT_POLICIES
+scenarios="fork-sparse fork-randk fork-sparse-memcg fork-randk-memcg"
 # stat SCENARIO POLICY KEY: "median min max runs" over the runs.
 stat() { bench_stat "$res/raw/$1.$2.*.txt" "$3"; }
 csv=$res/summary.csv

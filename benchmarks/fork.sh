@@ -22,7 +22,7 @@ mem=${VM_MEM:-1024}
 . "$TOP/benchmarks/lib.sh"
 bench_begin fork "$runs, guest: $mem MiB, no swap, region: $region MiB per child, memcg: memory.max $cgmib MiB, limits: $max children, $secs s; QEMU TCG (times are comparable only as ratios)"
 gcc -O2 -Wall -o "$BUILD/tools/fork_bench" "$TOP/benchmarks/fork_bench.c"
-policies="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+policies=$BENCH_DEFAULT_POLICIES
 # One fresh boot per policy and run: see fork-guest.sh.
 for i in $(seq "$runs"); do
 	for p in $policies; do

@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by the benchmark drivers after scripts/lib.sh.
 
+# The policies make bench runs by default, and every policy a driver knows
+# (POLICIES may name any of them; bench-summary.sh reads their results).
+BENCH_DEFAULT_POLICIES="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+BENCH_ALL_POLICIES="$BENCH_DEFAULT_POLICIES patched-never"
+
 # Every benchmark guest has its memory backed on the host before it boots
 # (scripts/vm.sh explains why); VM_PREALLOC=0 measures without that.
 VM_PREALLOC=${VM_PREALLOC:-1}
