@@ -34,23 +34,22 @@ fi
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 # row POLICY PATTERN OUTPUT: one line of the table from the last report
-# in OUTPUT, a thp_touch output: Rss, AnonHugePages, the pages left
-# reserved (nr_thp_reserved, pages, shown in kB), the promotions
-# (thp_res_promote) and the MemFree the system lost, in kB.
+# in OUTPUT, a thp_touch output (its "kv" lines): Rss, AnonHugePages, the
+# pages left reserved (nr_thp_reserved, pages, shown in kB), the
+# promotions (thp_res_promote) and the MemFree the system lost, in kB.
 row() {
 	awk -v pol="$1" -v pat="$2" '
-	$1 == "touched" || $1 == "settled" {
-		when = $1; rss = $3; huge = $6; lost = -$9
-		getline
-		res = prom = 0
-		for (i = 1; i < NF; i++) {
-			if ($i == "nr_thp_reserved") res = 4 * $(i + 1)
-			if ($i == "thp_res_promote") prom = $(i + 1) + 0
+	$1 == "kv" {
+		delete v
+		for (i = 2; i <= NF; i++) {
+			eq = index($i, "=")
+			v[substr($i, 1, eq - 1)] = substr($i, eq + 1)
 		}
 	}
 	END {
-		printf "%-8s %-28s %-8s %8d %8d %8d %6d %8d\n",
-			pat, pol, when, rss, huge, res, prom, lost
+		printf "%-8s %-28s %-8s %8d %8d %8d %6d %8d\n", pat, pol, v["when"],
+			v["rss_kb"], v["anon_huge_kb"], 4 * v["nr_thp_reserved"],
+			v["thp_res_promote"], -v["memfree_delta_kb"]
 	}' "$3"
 }
 # run_policy NAME ENABLED THRESHOLD [SETTLE]: the three workloads under one

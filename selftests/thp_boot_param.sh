@@ -43,9 +43,13 @@ echo 0 >$THP/promotion_early
 # 2 s after the writes: kB, then the counters' rise since thp_touch began.
 touched() {
 	"$touch_bin" 4 "$1" 2 | awk '
-		$1 == "settled" { for (i = 2; i < NF; i++) if ($i == "AnonHugePages") a = $(i + 1); c = 1; next }
-		c == 1 { for (i = 1; i < NF; i++) v[$i] = $(i + 1) + 0; c = 2 }
-		END { print a, v["thp_res_alloc"], v["thp_res_promote"] }'
+		$1 == "kv" && $2 == "when=settled" {
+			for (i = 3; i <= NF; i++) {
+				eq = index($i, "=")
+				v[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+			}
+		}
+		END { print v["anon_huge_kb"], v["thp_res_alloc"], v["thp_res_promote"] }'
 }
 read -r ahp alloc prom <<<"$(touched 63)"
 if [ "$ahp" = 0 ] && [ "$alloc" = 2 ] && [ "$prom" = 0 ]; then

@@ -8,6 +8,12 @@
  * sparse writes one base page per 2 MiB, dense every page, a number N the
  * first N pages of each 2 MiB. After SETTLE_SECONDS (default 0) it reports
  * again, so khugepaged's work shows.
+ *
+ * Each report is two lines for people and one for scripts, which begins
+ * with "kv" and holds key=value words: when (touched or settled), rss_kb,
+ * anon_huge_kb, memfree_delta_kb (MemFree now minus at the start) and each
+ * counter's rise since the start under its own name (counters this kernel
+ * lacks are left out).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -85,19 +91,30 @@ static long counter(const char *name)
 
 static void report(const char *when, char *p, long base[NR_CTR], long free0)
 {
-	refresh();
-	printf("  %-8s Rss %7ld kB  AnonHugePages %7ld kB  MemFree %+8ld kB", when,
-	       field("/proc/self/smaps", "Rss", (unsigned long)p),
-	       field("/proc/self/smaps", "AnonHugePages", (unsigned long)p),
-	       field("/proc/meminfo", "MemFree", 0) - free0);
-	printf("\n          ");
-	for (size_t i = 0; i < NR_CTR; i++) {
-		const char *name = strrchr(counters[i], '/');
-		long v = counter(counters[i]);
+	long rss, huge, dfree, v[NR_CTR];
+	const char *name[NR_CTR];
+	size_t i;
 
-		if (v >= 0)
-			printf(" %s %+ld", name ? name + 1 : counters[i], v - base[i]);
+	refresh();
+	rss = field("/proc/self/smaps", "Rss", (unsigned long)p);
+	huge = field("/proc/self/smaps", "AnonHugePages", (unsigned long)p);
+	dfree = field("/proc/meminfo", "MemFree", 0) - free0;
+	for (i = 0; i < NR_CTR; i++) {
+		const char *slash = strrchr(counters[i], '/');
+
+		name[i] = slash ? slash + 1 : counters[i];
+		v[i] = counter(counters[i]);
 	}
+	printf("  %-8s Rss %7ld kB  AnonHugePages %7ld kB  MemFree %+8ld kB\n          ",
+	       when, rss, huge, dfree);
+	for (i = 0; i < NR_CTR; i++)
+		if (v[i] >= 0)
+			printf(" %s %+ld", name[i], v[i] - base[i]);
+	printf("\n  kv when=%s rss_kb=%ld anon_huge_kb=%ld memfree_delta_kb=%ld",
+	       when, rss, huge, dfree);
+	for (i = 0; i < NR_CTR; i++)
+		if (v[i] >= 0)
+			printf(" %s=%ld", name[i], v[i] - base[i]);
 	printf("\n");
 }
 
