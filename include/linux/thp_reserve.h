@@ -15,7 +15,7 @@
  * the populate path takes a folio trylock and vmstat updates under it (and
  * the list_lru lock when the block moved to another node), and a new
  * reservation's store may allocate an xarray node there without sleeping. See
- * mm/thp_reserve.c for the whole order.
+ * mm/thp_reserve/core.c for the whole order.
  */
 #ifndef _LINUX_THP_RESERVE_H
 #define _LINUX_THP_RESERVE_H
