@@ -57,6 +57,19 @@ if "$TOP/scripts/logwatch.sh" "$tmp/clean.log" "$tmp/taint512" 2>/dev/null; then
 else
 	result ok "logwatch fails a tainted kernel"
 fi
+# KUnit's TAINT_TEST alone (boot tests ran) is no fault; with another, it is.
+echo 262144 >"$tmp/taint-test"
+if "$TOP/scripts/logwatch.sh" "$tmp/clean.log" "$tmp/taint-test" 2>/dev/null; then
+	result ok "logwatch passes a kernel tainted only by KUnit (TAINT_TEST)"
+else
+	result fail "logwatch passes a kernel tainted only by KUnit (TAINT_TEST)"
+fi
+echo $((262144 | 512)) >"$tmp/taint-test"
+if "$TOP/scripts/logwatch.sh" "$tmp/clean.log" "$tmp/taint-test" 2>/dev/null; then
+	result fail "logwatch fails TAINT_TEST with a warning's taint"
+else
+	result ok "logwatch fails TAINT_TEST with a warning's taint"
+fi
 # The benchmark summaries: medians, min and max over runs, n/a for a
 # measured scenario without a value, ratios to the stock policies.
 b=$tmp/bench

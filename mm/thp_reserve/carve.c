@@ -116,11 +116,14 @@ static int thp_reserve_kept_order(const struct thp_reserve_carve *c,
 	return ilog2(end - head);
 }
 
-/* Used pages of a chunk of order @order that make it dense. */
-static unsigned int thp_reserve_chunk_need(unsigned int order)
+/*
+ * Used pages of a chunk of order @order that make it dense: @threshold
+ * scaled to the chunk's size, rounded up.
+ */
+static unsigned int thp_reserve_chunk_need(unsigned int threshold,
+					   unsigned int order)
 {
-	return DIV_ROUND_UP(READ_ONCE(thp_reserve_threshold) << order,
-			    HPAGE_PMD_NR);
+	return DIV_ROUND_UP(threshold << order, HPAGE_PMD_NR);
 }
 
 /*
@@ -170,41 +173,38 @@ static bool thp_reserve_chunk_mapped(struct thp_reserve *res,
 }
 
 /*
- * Choose the chunks of @block to keep: for each order enabled for its VMA,
- * from the highest, every aligned chunk outside the chunks already chosen
- * whose used pages reach the threshold scaled to its size and whose PTEs
- * map exactly those pages. Caller holds mmap_lock and the PTL of the range
- * (@base), and owns @res.
+ * Choose the chunks to keep from the used pages @used alone: for each
+ * order of @orders, from the highest, every aligned chunk outside the
+ * chunks already chosen whose used pages reach @threshold scaled to its
+ * size (thp_reserve_chunk_need()) and that @ok(@arg, first page, order)
+ * accepts (thp_reserve_chunk_ok() for a real block; the KUnit tests pass
+ * their own). Reads nothing but its arguments.
  * Return: true if a chunk is kept.
  */
-static bool thp_reserve_carve_choose(struct mm_struct *mm,
-				     struct thp_reserve *res,
-				     struct folio *block, pte_t *base,
-				     struct thp_reserve_carve *c)
+static bool thp_reserve_carve_select(const unsigned long *used,
+				     unsigned long orders,
+				     unsigned int threshold,
+				     bool (*ok)(void *arg, unsigned int first,
+						unsigned int order),
+				     void *arg, struct thp_reserve_carve *c)
 {
-	unsigned long orders = THP_RES_MTHP_ORDERS;
 	unsigned int first, nr, need;
 	int order;
 
 	bitmap_zero(c->head, HPAGE_PMD_NR);
 	bitmap_zero(c->kept, HPAGE_PMD_NR);
 	c->orders = 0;
-	/* The sizes enabled in any way; each chunk's VMA is asked below. */
-	orders &= READ_ONCE(huge_anon_orders_always) |
-		  READ_ONCE(huge_anon_orders_madvise) |
-		  READ_ONCE(huge_anon_orders_inherit);
+	orders &= THP_RES_MTHP_ORDERS;
 	for (order = highest_order(orders); orders;
 	     order = next_order(&orders, order)) {
 		nr = 1U << order;
-		need = thp_reserve_chunk_need(order);
+		need = thp_reserve_chunk_need(threshold, order);
 		for (first = 0; first < HPAGE_PMD_NR; first += nr) {
 			if (find_next_bit(c->kept, first + nr, first) <
 			    first + nr)
 				continue;
-			if (thp_reserve_weight(res->used, first, nr) < need ||
-			    !thp_reserve_chunk_vma(mm, res, first, order) ||
-			    !thp_reserve_chunk_mapped(res, block, base, first,
-						      nr))
+			if (thp_reserve_weight(used, first, nr) < need ||
+			    !ok(arg, first, order))
 				continue;
 			__set_bit(first, c->head);
 			bitmap_set(c->kept, first, nr);
@@ -212,6 +212,54 @@ static bool thp_reserve_carve_choose(struct mm_struct *mm,
 		}
 	}
 	return c->orders;
+}
+
+/* What thp_reserve_chunk_ok() needs to know about the block. */
+struct thp_reserve_chunk_arg {
+	struct mm_struct *mm;
+	struct thp_reserve *res;
+	struct folio *block;
+	pte_t *base;
+};
+
+/*
+ * A chunk of a real block may be kept if its VMA allows an mTHP of its
+ * order there and its PTEs map exactly its used pages of the block.
+ * Caller holds mmap_lock and the PTL of the range.
+ */
+static bool thp_reserve_chunk_ok(void *arg, unsigned int first,
+				 unsigned int order)
+{
+	struct thp_reserve_chunk_arg *a = arg;
+
+	return thp_reserve_chunk_vma(a->mm, a->res, first, order) &&
+	       thp_reserve_chunk_mapped(a->res, a->block, a->base, first,
+					1U << order);
+}
+
+/*
+ * Choose the chunks of @block to keep: those thp_reserve_carve_select()
+ * picks among the orders enabled in any way, each checked against its
+ * VMA and its PTEs (thp_reserve_chunk_ok()). Caller holds mmap_lock and
+ * the PTL of the range (@base), and owns @res.
+ * Return: true if a chunk is kept.
+ */
+static bool thp_reserve_carve_choose(struct mm_struct *mm,
+				     struct thp_reserve *res,
+				     struct folio *block, pte_t *base,
+				     struct thp_reserve_carve *c)
+{
+	struct thp_reserve_chunk_arg a = {
+		.mm = mm, .res = res, .block = block, .base = base,
+	};
+	/* The sizes enabled in any way; each chunk's VMA is asked. */
+	unsigned long orders = READ_ONCE(huge_anon_orders_always) |
+			       READ_ONCE(huge_anon_orders_madvise) |
+			       READ_ONCE(huge_anon_orders_inherit);
+
+	return thp_reserve_carve_select(res->used, orders,
+					READ_ONCE(thp_reserve_threshold),
+					thp_reserve_chunk_ok, &a, c);
 }
 
 /* As thp_reserve_carve_choose(), taking the PTL of the range. */
@@ -495,3 +543,7 @@ bool thp_reserve_carve_any(struct mm_struct *mm, struct thp_reserve *res,
 
 	return thp_reserve_carve_choose(mm, res, block, base, &c);
 }
+
+#ifdef CONFIG_THP_RESERVATIONS_KUNIT_TEST
+#include "tests/carve-kunit.h"
+#endif

@@ -434,17 +434,16 @@ void thp_reserve_wake_promotion(struct thp_reserve_table *t)
 
 /*
  * Does the fault that has just used a page of @res promote it, and for
- * whom? At the threshold, and once more when the last page is used (an
- * attempt at the threshold may have failed); early when the used pages are
- * exactly the first thp_reserve_early pages of the range. Each condition
- * holds at one fault of a range's life only. Caller holds the table lock.
+ * whom (*@who)? At @threshold used pages, and once more when the last page
+ * is used (an attempt at the threshold may have failed); early when the
+ * used pages are exactly the first @early pages of the range (@early 0:
+ * never). Each condition holds at one fault of a range's life only.
+ * Caller holds the table lock, and passes the knobs' values.
  */
-static bool thp_reserve_promote_due(struct thp_reserve *res,
+static bool thp_reserve_promote_due(const struct thp_reserve *res,
+				    unsigned int threshold, unsigned int early,
 				    enum thp_reserve_promoter *who)
 {
-	unsigned int threshold = READ_ONCE(thp_reserve_threshold);
-	unsigned int early = READ_ONCE(thp_reserve_early);
-
 	if (res->nr_used == threshold || res->nr_used == HPAGE_PMD_NR) {
 		*who = THP_RES_BY_FAULT;
 		return true;
@@ -556,7 +555,8 @@ static enum thp_reserve_result thp_reserve_take(struct vm_fault *vmf,
 	thp_reserve_touch(t, res, folio);
 	__set_bit(idx, res->used);
 	res->nr_used++;
-	promote = thp_reserve_promote_due(res, &who);
+	promote = thp_reserve_promote_due(res, READ_ONCE(thp_reserve_threshold),
+					  READ_ONCE(thp_reserve_early), &who);
 	thp_reserve_account(res, res->nid, -1);
 	thp_reserve_table_unlock(t);
 
@@ -653,3 +653,7 @@ bool thp_reserve_wp_zero(struct vm_fault *vmf, vm_fault_t *ret)
 		return false;
 	return thp_reserve_new(vmf, ret, true) != THP_RES_FALLBACK;
 }
+
+#ifdef CONFIG_THP_RESERVATIONS_KUNIT_TEST
+#include "tests/fault-kunit.h"
+#endif

@@ -129,3 +129,7 @@ static int __init thp_reserve_init(void)
 	return 0;
 }
 subsys_initcall(thp_reserve_init);
+
+#ifdef CONFIG_THP_RESERVATIONS_KUNIT_TEST
+#include "tests/sysfs-kunit.h"
+#endif
