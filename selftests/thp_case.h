@@ -107,6 +107,40 @@ static inline void case_end(struct tcase *t, bool freed_all)
 	ksft_test_result(ok, "%s\n", t->name);
 }
 
+/*
+ * The main() of a reservation test program: skip where the kernel has no
+ * reservations, turn early promotion off, then run the @n cases @tests in
+ * order and exit with the kselftest result. Inline, as case_end() is.
+ */
+static inline int run_cases(void (* const *tests)(void), size_t n)
+{
+	char v[64];
+	long res;
+
+	ksft_print_header();
+	if (getpagesize() != (int)PG)
+		ksft_exit_skip("base pages are not 4 KiB\n");
+	if (thp_get_policy("enabled", v, sizeof(v)))
+		ksft_exit_skip("no transparent hugepage support\n");
+	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
+		ksft_exit_skip("no THP reservations (no " THP_SYSFS "promotion_threshold)\n");
+	/*
+	 * The cases fill ranges from their first page, in order: early
+	 * promotion (thp_reserve_fault) would promote them at 16 used pages.
+	 */
+	thp_reserve_setup("0");
+	/* A dead child shows as EOF or EPIPE on its pipe, not as SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	ksft_set_plan(n);
+	res = wait_reserved(0);
+	if (res)
+		ksft_print_msg("nr_thp_reserved is %ld before the tests, not 0\n", res);
+	for (size_t i = 0; i < n; i++)
+		tests[i]();
+	ksft_finished();
+	return 0;
+}
+
 /* ---- regions ---- */
 bool fill_reserving(const char *what, char *p, struct layout *l, const int *pages, int n);
 bool fill_reserves(const char *what, char *p, struct layout *l, int pg);

@@ -740,28 +740,5 @@ static void (* const tests[])(void) = {
 
 int main(void)
 {
-	char v[64];
-	long res;
-
-	ksft_print_header();
-	if (getpagesize() != (int)PG)
-		ksft_exit_skip("base pages are not 4 KiB\n");
-	if (thp_get_policy("enabled", v, sizeof(v)))
-		ksft_exit_skip("no transparent hugepage support\n");
-	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
-		ksft_exit_skip("no THP reservations (no " THP_SYSFS "promotion_threshold)\n");
-	/*
-	 * The cases fill ranges from their first page, in order: early
-	 * promotion (thp_reserve_fault) would promote them at 16 used pages.
-	 */
-	thp_reserve_setup("0");
-	/* A dead child shows as EOF or EPIPE on its pipe, not as SIGPIPE. */
-	signal(SIGPIPE, SIG_IGN);
-	ksft_set_plan(ARRAY_SIZE(tests));
-	res = wait_reserved(0);
-	if (res)
-		ksft_print_msg("nr_thp_reserved is %ld before the tests, not 0\n", res);
-	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
-		tests[i]();
-	ksft_finished();
+	return run_cases(tests, ARRAY_SIZE(tests));
 }
