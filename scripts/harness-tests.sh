@@ -64,6 +64,12 @@ if "$TOP/scripts/logwatch.sh" "$tmp/clean.log" "$tmp/taint-test" 2>/dev/null; th
 else
 	result fail "logwatch passes a kernel tainted only by KUnit (TAINT_TEST)"
 fi
+: >"$tmp/taint-test"
+if "$TOP/scripts/logwatch.sh" "$tmp/clean.log" "$tmp/taint-test" 2>/dev/null; then
+	result fail "logwatch fails an empty taint file (the guest died before writing it)"
+else
+	result ok "logwatch fails an empty taint file (the guest died before writing it)"
+fi
 echo $((262144 | 512)) >"$tmp/taint-test"
 if "$TOP/scripts/logwatch.sh" "$tmp/clean.log" "$tmp/taint-test" 2>/dev/null; then
 	result fail "logwatch fails TAINT_TEST with a warning's taint"
@@ -275,6 +281,15 @@ if [ -f "$(obj_dir "${KERNEL:-patched}" "${FLAVOUR:-debug}")/arch/x86/boot/bzIma
 	else
 		result fail "live-patched kernel text in the guest (status $rc, rounds ${rounds:-none}): $(tail -5 <<<"$out" | tr '\n' ' ')"
 	fi
+fi
+# kselftest.h keeps its totals per translation unit: the helpers the
+# selftests link (thp_util.c, thp_case.c) must not report a result, or it
+# counts in their copy and the program's plan comes up short.
+if grep -nE 'ksft_(test_result|inc_|set_plan|finished)' \
+	"$TOP/selftests/thp_util.c" "$TOP/selftests/thp_case.c" >"$tmp/ksft" 2>&1; then
+	result fail "the selftests' linked helpers report no kselftest result ($(head -n 1 "$tmp/ksft"))"
+else
+	result ok "the selftests' linked helpers report no kselftest result"
 fi
 echo "$pass $fail" >"$BUILD/harness-counts"
 echo "harness: $pass passed, $fail failed"

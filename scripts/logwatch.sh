@@ -18,8 +18,12 @@ if [ -n "$line" ]; then
 	sed -n "$((line > 2 ? line - 2 : 1)),$((line + 25))p" "$log" | sed 's/^/  | /' >&2
 	exit 1
 fi
-if [ -n "$taint" ] && [ -f "$taint" ] && [ $(($(cat "$taint") & ~(1 << 18))) != 0 ]; then
-	echo "error: kernel tainted ($(cat "$taint")) at the end of the run; console: $log" >&2
-	exit 1
+if [ -n "$taint" ] && [ -f "$taint" ]; then
+	t=$(cat "$taint")
+	# Anything but a number (the guest died before it wrote one) fails too.
+	if ! [[ $t =~ ^[0-9]+$ ]] || [ $((t & ~(1 << 18))) != 0 ]; then
+		echo "error: kernel tainted (${t:-no value}) at the end of the run; console: $log" >&2
+		exit 1
+	fi
 fi
 exit 0

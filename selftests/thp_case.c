@@ -376,14 +376,6 @@ void check_call(struct tcase *t, const char *call, int ret)
 	}
 }
 
-/* The whole 2 MiB range at p still reads what was written; unmap it, end the case. */
-void end_intact(struct tcase *t, const char *what, char *p, const struct layout *l)
-{
-	t->ok &= verify(what, p, l, 0, NPG);
-	unmap_region(p, PMD);
-	case_end(t, true);
-}
-
 /* ---- child processes -------------------------------------------------- */
 
 /*
@@ -476,22 +468,23 @@ bool has_word(const char *list, const char *word)
 /*
  * Make the group cg, with the memory controller enabled in the root's
  * subtree_control (*enabled_memory: by this call, for cg_remove() to undo).
- * Returns false, the case reported as skipped, if that cannot be done.
+ * Returns false, with why the group cannot be made in why[len], if that
+ * cannot be done (cg_create() then reports the case as skipped).
  */
-bool cg_create(const char *name, const char *cg, bool *enabled_memory)
+bool cg_make(const char *cg, bool *enabled_memory, char *why, size_t len)
 {
 	char buf[512];
 	int err;
 
 	*enabled_memory = false;
 	if (read_file(CG_ROOT "cgroup.controllers", buf, sizeof(buf)) || !has_word(buf, "memory")) {
-		ksft_test_result_skip("%s (no memory controller)\n", name);
+		snprintf(why, len, "no memory controller");
 		return false;
 	}
 	if (!read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)) &&
 	    !has_word(buf, "memory")) {
 		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory")) {
-			ksft_test_result_skip("%s (cannot enable +memory)\n", name);
+			snprintf(why, len, "cannot enable +memory");
 			return false;
 		}
 		*enabled_memory = true;
@@ -501,7 +494,7 @@ bool cg_create(const char *name, const char *cg, bool *enabled_memory)
 		err = errno;
 		if (*enabled_memory)
 			write_file(CG_ROOT "cgroup.subtree_control", "-memory");
-		ksft_test_result_skip("%s (mkdir %s: %s)\n", name, cg, strerror(err));
+		snprintf(why, len, "mkdir %s: %s", cg, strerror(err));
 		return false;
 	}
 	return true;

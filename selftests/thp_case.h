@@ -154,7 +154,18 @@ void expect_releases(struct tcase *t, const char *what, const struct counters *b
 void expect_release(struct tcase *t, const char *what, const struct counters *before);
 void unmap_releases(struct tcase *t, char *p, size_t len, long nr);
 void check_call(struct tcase *t, const char *call, int ret);
-void end_intact(struct tcase *t, const char *what, char *p, const struct layout *l);
+
+/*
+ * The whole 2 MiB range at p still reads what was written; unmap it, end
+ * the case. Inline, as case_end() is.
+ */
+static inline void end_intact(struct tcase *t, const char *what, char *p,
+			      const struct layout *l)
+{
+	t->ok &= verify(what, p, l, 0, NPG);
+	unmap_region(p, PMD);
+	case_end(t, true);
+}
 
 /* ---- child processes ---- */
 bool pipe_send(int fd, bool ok);
@@ -187,7 +198,21 @@ struct pcounters {
 };
 
 bool has_word(const char *list, const char *word);
-bool cg_create(const char *name, const char *cg, bool *enabled_memory);
+bool cg_make(const char *cg, bool *enabled_memory, char *why, size_t len);
+
+/*
+ * cg_make(), reporting the case name as skipped if the group cannot be
+ * made. Inline, as case_end() is, so that the skip counts in the caller.
+ */
+static inline bool cg_create(const char *name, const char *cg, bool *enabled_memory)
+{
+	char why[300];
+
+	if (cg_make(cg, enabled_memory, why, sizeof(why)))
+		return true;
+	ksft_test_result_skip("%s (%s)\n", name, why);
+	return false;
+}
 bool cg_remove(const char *cg, bool enabled_memory);
 int read_knob(const char *path, char *buf, size_t len);
 bool ends_with(const char *s, const char *suffix);

@@ -6,7 +6,8 @@
  * page allocator, or, where the release was not the program's doing, its
  * densely used aligned chunks stay multi-size THPs in place and only the
  * rest is split. The caller holds the block's folio lock and a reference
- * and may sleep; mmap_lock is held for reading when chunks may be kept.
+ * and may sleep; mmap_lock is held (for reading, or for writing by
+ * mremap) when chunks may be kept.
  * The pieces of a carved block are isolated from the LRU until they are
  * done, so nothing migrates, reclaims or frees them meanwhile.
  */

@@ -368,7 +368,9 @@ static void thp_reserve_split_workfn(struct work_struct *work)
  * @how: what becomes of its block
  *
  * Context: mmap_lock held in some mode, unless the mm is being torn down;
- * may sleep if @how is THP_RES_SPLIT.
+ * the fault path holds the VMA lock instead and passes THP_RES_KEEP or
+ * THP_RES_SPLIT_ASYNC only. May sleep if @how is THP_RES_SPLIT, or
+ * THP_RES_SPLIT_TRY once it has the block's lock.
  * Return: the number of never-used pages freed now by breaking the block;
  * 0 when that is left to the worker.
  */

@@ -60,10 +60,10 @@
  * struct thp_reserve_table - the reservations of one mm
  * @entries: the entries, indexed by their range's address >> HPAGE_PMD_SHIFT.
  *	Its xa_lock is "the table lock": it protects @entries, @nr and every
- *	field of the entries marked "table lock"; see the file comment for
- *	its place in the lock order. A lookup walks at most a handful of
- *	xarray levels whatever the number of entries, and a range of
- *	addresses visits only the entries in it.
+ *	field of the entries marked "table lock"; see the file comment of
+ *	core.c for its place in the lock order. A lookup walks at most a
+ *	handful of xarray levels whatever the number of entries, and a range
+ *	of addresses visits only the entries in it.
  * @nr: number of hashed entries (table lock).
  *
  * Allocated at the mm's first reservation, installed in mm->thp_reserve
