@@ -113,6 +113,7 @@ static bool verify(const char *what, const char *p, long n, const bool *written,
 struct counters {
 	long promote, early, failed, alloc, populate, reserved;
 	long alloc_failed, discard, release;
+	long fault_alloc, fault_fallback;	/* the stock PMD fault path */
 };
 
 static void counters_read(struct counters *c)
@@ -127,6 +128,8 @@ static void counters_read(struct counters *c)
 	c->alloc_failed = vmstat_get("thp_res_alloc_failed");
 	c->discard = vmstat_get("thp_res_alloc_discard");
 	c->release = vmstat_get("thp_res_release");
+	c->fault_alloc = vmstat_get("thp_fault_alloc");
+	c->fault_fallback = vmstat_get("thp_fault_fallback");
 }
 
 /* Check b - a against want (LONG_MIN: not checked), by name. */
@@ -157,9 +160,12 @@ static bool deltas(const char *what, const struct counters *a, const struct coun
 			       b->alloc_failed - a->alloc_failed);
 		ok = false;
 	}
+	/* What the stock path did tells where a range without a block came from. */
 	if (!ok)
-		ksft_print_msg("%s: thp_res_alloc_discard %+ld, thp_res_release %+ld\n", what,
-			       b->discard - a->discard, b->release - a->release);
+		ksft_print_msg("%s: thp_res_alloc_discard %+ld, thp_res_release %+ld, thp_fault_alloc %+ld, thp_fault_fallback %+ld\n",
+			       what, b->discard - a->discard, b->release - a->release,
+			       b->fault_alloc - a->fault_alloc,
+			       b->fault_fallback - a->fault_fallback);
 	return ok;
 }
 
