@@ -282,6 +282,25 @@ if [ -f "$(obj_dir "${KERNEL:-patched}" "${FLAVOUR:-debug}")/arch/x86/boot/bzIma
 		result fail "live-patched kernel text in the guest (status $rc, rounds ${rounds:-none}): $(tail -5 <<<"$out" | tr '\n' ' ')"
 	fi
 fi
+# selftests/thp_kunit.sh fails a KUnit case that failed, and a suite that
+# reported fewer cases than it announced (a fake results tree).
+k=$tmp/kunit
+for suite in thp_reserve_carve thp_reserve_fault thp_reserve_sysfs; do
+	mkdir -p "$k/$suite"
+	printf 'KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: %s\n    1..2\n    ok 1 case_a\n    ok 2 case_b\nok 1 %s\n' \
+		"$suite" "$suite" >"$k/$suite/results"
+done
+sed -i 's/^    ok 2 case_b$/    # case_b: EXPECTATION FAILED at x.c:1\n    not ok 2 case_b/' "$k/thp_reserve_fault/results"
+sed -i '/^    ok 2 case_b$/d' "$k/thp_reserve_sysfs/results"
+out=$(THP_KUNIT_DIR=$k bash "$TOP/selftests/thp_kunit.sh" 2>&1) && rc=0 || rc=$?
+if [ $rc -ne 0 ] && grep -q '^not ok [0-9]* thp_reserve_fault: case_b$' <<<"$out" &&
+	grep -q '^not ok [0-9]* thp_reserve_sysfs: 2 cases announced, 1 reported$' <<<"$out" &&
+	grep -q '^ok [0-9]* thp_reserve_carve: all 2 cases reported$' <<<"$out"; then
+	result ok "thp_kunit fails a failed KUnit case and a suite short of its plan"
+else
+	result fail "thp_kunit fails a failed KUnit case and a suite short of its plan (exit $rc)"
+	sed 's/^/  | /' <<<"$out"
+fi
 # kselftest.h keeps its totals per translation unit: the helpers the
 # selftests link (thp_util.c, thp_case.c) must not report a result, or it
 # counts in their copy and the program's plan comes up short.
