@@ -7,7 +7,8 @@
 #   check          build the debug kernel, run every test, harness self-tests, lint
 #   check-kasan    check on the debug kernel with KASAN (about twice as long)
 #   soak           the fuzz and soak tests alone, long (SOAK_SECONDS, FUZZ_OPS)
-#   lint           checkpatch, sparse, W=1, docutils; the series on the newest 6.12 too
+#   lint           checkpatch, sparse, W=1, docutils; the series on the newest 6.12;
+#                  tinyconfig builds with THP off, reservations out and in
 #   kernel         build KERNEL in FLAVOUR (default: patched, debug)
 #   vanilla        build the stock kernel (default flavour perf)
 #   selftests      build the project's and the upstream mm selftests

@@ -7,9 +7,11 @@
 # extended regex per line, then a tab and the reason) are reported, not
 # counted. The reStructuredText the series adds or changes must parse
 # with docutils with no new warning, sparse findings include the compiler's
-# W=1 warnings, and the series must apply to the newest linux-source-6.12
-# the archive serves. Prints "lint: N passed, N failed" and writes the
-# counts to build/lint-counts.
+# W=1 warnings, the series must apply to the newest linux-source-6.12
+# the archive serves, and small configurations with THP off, with
+# reservations built out and with reservations in must build and link.
+# Prints "lint: N passed, N failed" and writes the counts to
+# build/lint-counts.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -159,6 +161,41 @@ else
 	count_findings "series on the newest $KSRC_PKG ($newest)" "$out"
 fi
 step_end "lint: the series on the newest $KSRC_PKG"
+
+# The feature must build in and out of small configurations: x86_64
+# tinyconfig with THP off, with THP but CONFIG_THP_RESERVATIONS=n, and with
+# reservations but none of the memcg, swap, hibernation and fault injection
+# the debug kernel has. Each is built and linked (vmlinux) in its own kept
+# directory build/obj/lint-NAME/, with ccache; any error, undefined symbol
+# or compiler warning is a finding.
+step_begin "lint: configurations"
+for c in "thp-off:# CONFIG_TRANSPARENT_HUGEPAGE is not set" \
+	"no-reservations:CONFIG_TRANSPARENT_HUGEPAGE=y,# CONFIG_THP_RESERVATIONS is not set" \
+	"tiny-reservations:CONFIG_TRANSPARENT_HUGEPAGE=y,CONFIG_THP_RESERVATIONS=y"; do
+	name=${c%%:*}
+	cobj=$BUILD/obj/lint-$name
+	clog=$BUILD/log/lint-config-$name.log
+	mkdir -p "$cobj"
+	tr , '\n' <<<"${c#*:}" >"$cobj/lint.config"
+	out=
+	if ! { make -C "$KTREE" O="$cobj" ARCH=x86_64 tinyconfig &&
+		"$KTREE/scripts/kconfig/merge_config.sh" -m -O "$cobj" "$cobj/.config" "$cobj/lint.config" &&
+		make -C "$KTREE" O="$cobj" ARCH=x86_64 olddefconfig; } >"$clog" 2>&1; then
+		out="could not configure $name (see $clog)"
+	fi
+	while [ -z "$out" ] && IFS= read -r want; do
+		grep -qxF -- "$want" "$cobj/.config" || out="the $name configuration did not keep: $want"
+	done <"$cobj/lint.config"
+	if [ -z "$out" ] && ! make -C "$KTREE" O="$cobj" ARCH=x86_64 -j"$JOBS" \
+		CC="ccache gcc" HOSTCC="ccache gcc" vmlinux >>"$clog" 2>&1; then
+		out=$(grep -E 'error|undefined reference' "$clog" | head -n 20 || true)
+		out=${out:-"the $name build failed (see $clog)"}
+	fi
+	[ -n "$out" ] ||
+		out=$(grep -E ': warning:' "$clog" | sed -E 's/:[0-9]+:[0-9]+: /: /' | sort -u || true)
+	count_findings "builds and links: $name" "$out"
+done
+step_end "lint: configurations"
 echo "$pass $fail" >"$BUILD/lint-counts"
 echo "lint: $pass passed, $fail failed (log: $log)"
 [ $fail -eq 0 ]
