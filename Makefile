@@ -32,6 +32,8 @@
 #   LINT=0                     check: skip make lint
 #   GUESTS=1                   check: one guest instead of two side by side
 #   TEST_TIMEOUT=s             check: limit per test (default 900; check-kasan 1800)
+#   LINT_CONFIGS="..."         lint: tinyconfig builds (thp-off no-reservations
+#                              tiny-reservations; check: no-reservations)
 #   SOAK_SECONDS=s FUZZ_OPS=n  stress-ng time and trinity calls (60/20000; soak 900/150000)
 #   QUICK=1 RUNS=n             bench: one short run / runs per policy (default 3)
 #   SCENARIOS="..." POLICIES="..."  bench: subsets of scenarios and policies
