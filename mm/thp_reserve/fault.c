@@ -181,41 +181,54 @@ static bool thp_reserve_zero_range_free(struct vm_fault *vmf)
  * Give the empty PMD range of the fault a page table, if it has none yet,
  * and lock it: the PTE of vmf->address, with vmf->ptl held, or NULL if the
  * PMD changed (let the fault retry); *@ret is VM_FAULT_OOM if no page
- * table could be allocated. The table is installed under the PMD lock and
- * its PTL taken before that lock is dropped, so no other fault can find
- * the range with a page table but without the entry this fault is about
- * to hash: it would map a page of its own there, and the range would
- * never be reserved (several threads writing to a new range at once).
+ * table could be allocated.
+ *
+ * A new table's PTL is taken before the PMD points to the table, and held
+ * from then on: a fault that reads the PMD without a lock and finds the
+ * table (do_anonymous_page()) waits on that PTL until this fault has
+ * hashed its entry and mapped its page. Were the PTL taken only after the
+ * PMD was set, such a fault could take it first, find no entry and map a
+ * page of its own, and the range would never be reserved (several
+ * threads writing to a new range at once). Nobody else can reach the new
+ * table before the PMD points to it, so taking its PTL before the PMD
+ * lock cannot deadlock.
  */
 static pte_t *thp_reserve_install_table(struct vm_fault *vmf, vm_fault_t *ret)
 {
 	struct mm_struct *mm = vmf->vma->vm_mm;
 	pgtable_t pgtable = pte_alloc_one(mm);
 	spinlock_t *pml;	/* the PMD's lock */
-	pte_t *pte;
+	spinlock_t *ptl;	/* the new table's PTL */
+	pmd_t newpmd;		/* a PMD value that points to the new table */
 
 	*ret = 0;
 	if (!pgtable) {
 		*ret = VM_FAULT_OOM;
 		return NULL;
 	}
-	pml = pmd_lock(mm, vmf->pmd);
+	pmd_populate(mm, &newpmd, pgtable);
+	ptl = pte_lockptr(mm, &newpmd);
+	pml = pmd_lockptr(mm, vmf->pmd);
+	spin_lock(ptl);
+	if (pml != ptl)
+		spin_lock_nested(pml, SINGLE_DEPTH_NESTING);
 	if (pmd_none(*vmf->pmd)) {
 		mm_inc_nr_ptes(mm);
 		/* The empty table before the PMD that points to it. */
 		smp_wmb();
 		pmd_populate(mm, vmf->pmd, pgtable);
-		pgtable = NULL;
+		if (pml != ptl)
+			spin_unlock(pml);
+		vmf->ptl = ptl;
+		/* Only a holder of this PTL could change the PMD now. */
+		return pte_offset_map(&newpmd, vmf->address);
 	}
-	/* The PMD lock keeps the page table: no recheck of the PMD needed. */
-	pte = pte_offset_map_nolock(mm, vmf->pmd, vmf->address, &vmf->ptl);
-	if (pte && vmf->ptl != pml)
-		spin_lock_nested(vmf->ptl, SINGLE_DEPTH_NESTING);
-	if (!pte || vmf->ptl != pml)
+	if (pml != ptl)
 		spin_unlock(pml);
-	if (pgtable)
-		pte_free(mm, pgtable);
-	return pte;
+	spin_unlock(ptl);
+	pte_free(mm, pgtable);
+	/* Another fault gave the range a table (or a PMD) first. */
+	return pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
 }
 
 /*
