@@ -612,6 +612,82 @@ static void test_threads(void)
 	case_end(&t);
 }
 
+#define NR_FIRST	128	/* new ranges the threads write at once */
+
+struct first_writer {
+	pthread_t tid;
+	char *p;
+	int k;
+	pthread_barrier_t *go;
+};
+
+/* Thread k writes page k of each range as soon as all threads are ready. */
+static void *write_first(void *arg)
+{
+	struct first_writer *f = arg;
+
+	for (int r = 0; r < NR_FIRST; r++) {
+		pthread_barrier_wait(f->go);
+		write_page(f->p, (long)r * NPG + f->k, 0);
+	}
+	return NULL;
+}
+
+/*
+ * Three threads write pages 0, 1 and 2 of each of 128 new ranges at the
+ * same moment: whichever fault makes the range's reservation, the other
+ * two must find it and map their pages from its block; none may find the
+ * range's new page table before the entry exists and map a page of its
+ * own (the range would then never be reserved).
+ */
+static void test_first_writes(void)
+{
+	static bool written[NR_FIRST * NPG];
+	struct first_writer f[NR_THREADS];
+	pthread_barrier_t go;
+	struct counters a, b;
+	struct tcase t;
+	int bad = 0;
+	char *p;
+
+	case_begin(&t, "first writes: three threads write the first pages of 128 new ranges at once");
+	p = map_region(NR_FIRST * PMD);
+	pthread_barrier_init(&go, NULL, NR_THREADS);
+	counters_read(&a);
+	for (int k = 0; k < NR_THREADS; k++) {
+		f[k] = (struct first_writer){ .p = p, .k = k, .go = &go };
+		if (pthread_create(&f[k].tid, NULL, write_first, &f[k]))
+			ksft_exit_fail_msg("pthread_create\n");
+	}
+	for (int k = 0; k < NR_THREADS; k++)
+		pthread_join(f[k].tid, NULL);
+	counters_read(&b);
+	pthread_barrier_destroy(&go);
+	t.ok &= deltas("first writes", &a, &b, 0, 0, 0, NR_FIRST,
+		       (NR_THREADS - 1) * NR_FIRST, NR_FIRST * (NPG - NR_THREADS));
+	for (int r = 0; r < NR_FIRST; r++) {
+		char *q = p + (long)r * PMD;
+		unsigned long pfn0 = pagemap_pfn(q);
+
+		for (int k = 0; k < NR_THREADS; k++)
+			written[r * NPG + k] = true;
+		for (int k = 0; k < NR_THREADS && bad < 4; k++) {
+			unsigned long pfn = pagemap_pfn(q + k * PG);
+
+			if (pfn0 && pfn0 % NPG == 0 && pfn == pfn0 + k)
+				continue;
+			ksft_print_msg("range %d: page %d at pfn %#lx, not page %d of a block\n",
+				       r, k, pfn, k);
+			bad++;
+			break;
+		}
+	}
+	t.ok &= expect("pages outside their range's block", bad, 0);
+	t.ok &= verify("first writes", p, NR_FIRST * NPG, written, 0);
+	unmap_region(p, NR_FIRST * PMD);
+	case_end(&t);
+}
+
 #define RACE_ROUNDS	60
 #define RACE_RANGES	4
 
@@ -871,6 +947,7 @@ static void (* const tests[])(void) = {
 	test_threshold_in_fault,
 	test_pinned,
 	test_threads,
+	test_first_writes,
 	test_races,
 	test_no_write_lock,
 	test_table,
