@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Make build/src/linux the patched tree: base, then the project's own files
-# (mm/, include/, Documentation/) as one commit, then patches/series in order, one commit each.
+# as two commits, then patches/series in order, one commit each. The own
+# files are mm/, include/ and Documentation/ at the same paths; the
+# reservation selftests with their helpers (selftests/thp_reserve*.c,
+# thp_util.[ch], thp_case.[ch]) go into tools/testing/selftests/mm/ as a
+# second commit, and a patch of the series hooks them into that
+# directory's Makefile and run_vmtests.sh.
 # Does nothing when none of these inputs changed. A patch that does not apply
 # stops with the patch's name and its failing hunks.
 set -euo pipefail
@@ -15,13 +20,16 @@ for p in "${patches[@]}"; do
 	[ -f "patches/$p" ] || die "$series names patches/$p, which does not exist"
 done
 mapfile -t ownfiles < <(find mm include Documentation -type f 2>/dev/null | sort)
+# The selftests that go into the tree: each is own file $SELFTESTS_IN_TREE/NAME.
+mapfile -t ksftfiles < <(cd selftests && ls thp_reserve*.c thp_util.[ch] thp_case.[ch])
 
 stamp=$( { cat "$series"; for p in "${patches[@]}"; do cat "patches/$p"; done
 	   for f in "${ownfiles[@]}"; do echo "$f"; cat "$f"; done
+	   for f in "${ksftfiles[@]}"; do echo "$f"; cat "selftests/$f"; done
 	   cat "$SRC/debian-version"; } | sha256sum | cut -d' ' -f1)
 [ "$(cat "$SRC/patched.stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 
-step_begin "apply ${#patches[@]} patches and ${#ownfiles[@]} project files"
+step_begin "apply ${#patches[@]} patches and $((${#ownfiles[@]} + ${#ksftfiles[@]})) project files"
 mkdir -p "$BUILD/log"
 cd "$KTREE"
 rm -f "$SRC/patched.stamp"
@@ -31,6 +39,12 @@ git am --abort >/dev/null 2>&1 || true
 git reset -q --hard base
 git clean -q -fd
 export GIT_COMMITTER_NAME="thp-reserve workbench" GIT_COMMITTER_EMAIL="workbench@localhost"
+# own_commit SUBJECT BODY: commit what is staged as the project's.
+own_commit() {
+	GIT_COMMITTER_NAME="THP reservations" GIT_COMMITTER_EMAIL="thp-reserve@localhost" \
+		git -c user.name="THP reservations" -c user.email="thp-reserve@localhost" \
+		commit -q -s -m "$1" -m "$2"
+}
 if [ ${#ownfiles[@]} -gt 0 ]; then
 	for f in "${ownfiles[@]}"; do
 		[ -e "$f" ] && die "project file $f exists in the kernel tree: change it with a patch instead"
@@ -38,10 +52,19 @@ if [ ${#ownfiles[@]} -gt 0 ]; then
 		cp "$TOP/$f" "$f"
 	done
 	git add -f "${ownfiles[@]}"
-	GIT_COMMITTER_NAME="THP reservations" GIT_COMMITTER_EMAIL="thp-reserve@localhost" \
-		git -c user.name="THP reservations" -c user.email="thp-reserve@localhost" \
-		commit -q -s -m "mm: add the THP reservation sources" \
-		-m "New files of the project, wired into the build by the patches that follow."
+	own_commit "mm: add the THP reservation sources" \
+		"New files of the project, wired into the build by the patches that follow."
+fi
+if [ ${#ksftfiles[@]} -gt 0 ]; then
+	for f in "${ksftfiles[@]}"; do
+		[ -e "$SELFTESTS_IN_TREE/$f" ] &&
+			die "project file selftests/$f exists in the kernel tree as $SELFTESTS_IN_TREE/$f: rename it"
+		cp "$TOP/selftests/$f" "$SELFTESTS_IN_TREE/$f"
+	done
+	git add -f "${ksftfiles[@]/#/$SELFTESTS_IN_TREE/}"
+	own_commit "selftests/mm: add the THP reservation tests" \
+		"KTAP selftests of THP reservations with their shared helpers, built
+and run by a patch that follows."
 fi
 for p in "${patches[@]}"; do
 	if ! git am -q --keep-cr "$TOP/patches/$p" >"$BUILD/log/apply.log" 2>&1; then
@@ -63,4 +86,4 @@ for p in "${patches[@]}"; do
 	fi
 done
 echo "$stamp" >"$SRC/patched.stamp"
-step_end "apply ${#patches[@]} patches and ${#ownfiles[@]} project files"
+step_end "apply ${#patches[@]} patches and $((${#ownfiles[@]} + ${#ksftfiles[@]})) project files"

@@ -54,8 +54,10 @@ ln -sfn "$res" "$BUILD/results/check-latest"
 } >"$res/kernel-version"
 list=$res/tests
 {
-	for t in "$BUILD"/kselftest/project/*; do
-		[ -x "$t" ] && printf 'project-%s\t%s\t./%s\n' "$(basename "$t")" "$BUILD/kselftest/project" "$(basename "$t")"
+	# The project's tests: those outside the tree, and the reservation
+	# tests built in the tree's mm selftests (thp_reserve*).
+	for t in "$BUILD"/kselftest/project/* "$BUILD"/kselftest/mm/thp_reserve*; do
+		[ -x "$t" ] && printf 'project-%s\t%s\t./%s\n' "$(basename "$t")" "$(dirname "$t")" "$(basename "$t")"
 	done
 	grep -v '^#' "$TOP/selftests/upstream-tests" | grep -v '^$' |
 		while IFS=$'\t' read -r label cmd; do

@@ -3,17 +3,19 @@
 # export.sh: after editing kernel files in build/src/linux and committing
 # there (one commit per patch, on top of what apply.sh made), write that
 # tree's commits back into patches/ and patches/series. The project's own
-# files (mm/, include/, Documentation/) are edited in the repository
-# itself; the commit that adds them is not exported. Patch files are
-# named after their subjects; old patch files no longer in the series
-# are removed.
+# files (mm/, include/, Documentation/, the selftests that go into the
+# tree) are edited in the repository itself; the commits that add them
+# are not exported. Patch files are named after their subjects; old patch
+# files no longer in the series are removed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 cd "$KTREE"
 [ -z "$(git status --porcelain --untracked-files=no)" ] ||
 	die "uncommitted changes in $KTREE: commit them first"
-own=$(git log --format=%H --grep='^mm: add the THP reservation sources$' base..HEAD)
+# The newer of the commits apply.sh makes of the project's own files.
+own=$(git log -1 --format=%H -E \
+	--grep='^(mm: add the THP reservation sources|selftests/mm: add the THP reservation tests)$' base..HEAD)
 from=${own:-base}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -76,6 +76,9 @@ build_progress() {
 
 SRC=$BUILD/src
 KTREE=$SRC/linux		# git tree: tag "base" = pristine, HEAD = patched
+# The mm selftests directory of the tree, relative to it: where apply.sh puts
+# the reservation selftests and selftests.sh builds them (make check runs them).
+SELFTESTS_IN_TREE=tools/testing/selftests/mm
 # git worktree of "base", the stock kernel. Its source and build directories
 # sit at the same relative distance as the patched ones, so that ccache (with
 # BASEDIR) shares every object the series does not change.

@@ -109,7 +109,8 @@ bool check_block(const char *what, char *p, const struct layout *l)
 			ksft_print_msg("%s: page %d has no PFN in pagemap\n", what, pg);
 			return false;
 		}
-		if (pfn % NPG != (unsigned long)pg || (block >= 0 && pfn / NPG != (unsigned long)block)) {
+		if (pfn % NPG != (unsigned long)pg ||
+		    (block >= 0 && pfn / NPG != (unsigned long)block)) {
 			ksft_print_msg("%s: page %d has pfn %#lx (offset %lu in block %#lx), want offset %d in block %#lx\n",
 				       what, pg, pfn, pfn % NPG, pfn / NPG, pg, block);
 			return false;
@@ -477,13 +478,13 @@ bool cg_make(const char *cg, bool *enabled_memory, char *why, size_t len)
 	int err;
 
 	*enabled_memory = false;
-	if (read_file(CG_ROOT "cgroup.controllers", buf, sizeof(buf)) || !has_word(buf, "memory")) {
+	if (read_text(CG_ROOT "cgroup.controllers", buf, sizeof(buf)) || !has_word(buf, "memory")) {
 		snprintf(why, len, "no memory controller");
 		return false;
 	}
-	if (!read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)) &&
+	if (!read_text(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)) &&
 	    !has_word(buf, "memory")) {
-		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory")) {
+		if (write_text(CG_ROOT "cgroup.subtree_control", "+memory")) {
 			snprintf(why, len, "cannot enable +memory");
 			return false;
 		}
@@ -493,7 +494,7 @@ bool cg_make(const char *cg, bool *enabled_memory, char *why, size_t len)
 	if (mkdir(cg, 0755)) {
 		err = errno;
 		if (*enabled_memory)
-			write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+			write_text(CG_ROOT "cgroup.subtree_control", "-memory");
 		snprintf(why, len, "mkdir %s: %s", cg, strerror(err));
 		return false;
 	}
@@ -512,14 +513,14 @@ bool cg_remove(const char *cg, bool enabled_memory)
 		ok = false;
 	}
 	if (enabled_memory)
-		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+		write_text(CG_ROOT "cgroup.subtree_control", "-memory");
 	return ok;
 }
 
 /* A one-line sysfs/debugfs/tracefs value without its newline. */
 int read_knob(const char *path, char *buf, size_t len)
 {
-	int err = read_file(path, buf, len);
+	int err = read_text(path, buf, len);
 
 	if (!err)
 		buf[strcspn(buf, "\n")] = '\0';
@@ -558,14 +559,14 @@ bool tracing_start(struct tracing *tr)
 
 	/* Events are recorded only while tracing is on. */
 	if (!read_knob(TRACEFS "tracing_on", on, sizeof(on)) && !strcmp(on, "0")) {
-		if (write_file(TRACEFS "tracing_on", "1")) {
+		if (write_text(TRACEFS "tracing_on", "1")) {
 			ksft_print_msg("cannot turn tracing on\n");
 			ok = false;
 		}
 		tr->turned_on = true;
 	}
 	for (size_t i = 0; i < tr->n; i++) {
-		if (write_file(tr->enable[i], "1")) {
+		if (write_text(tr->enable[i], "1")) {
 			ksft_print_msg("write 1 to %s failed\n", tr->enable[i]);
 			ok = false;
 		}
@@ -585,9 +586,9 @@ void tracing_end(struct tracing *tr)
 {
 	/* "0*" or "1*" (soft-disabled) is written back as its digit. */
 	for (size_t i = 0; i < tr->n; i++)
-		write_file(tr->enable[i], tr->saved[i][0] == '1' ? "1" : "0");
+		write_text(tr->enable[i], tr->saved[i][0] == '1' ? "1" : "0");
 	if (tr->turned_on)
-		write_file(TRACEFS "tracing_on", "0");
+		write_text(TRACEFS "tracing_on", "0");
 	tr->turned_on = false;
 }
 
@@ -596,7 +597,7 @@ long knob_long(const char *path)
 {
 	char buf[64];
 
-	if (read_file(path, buf, sizeof(buf)))
+	if (read_text(path, buf, sizeof(buf)))
 		return -1;
 	return strtol(buf, NULL, 10);
 }

@@ -33,7 +33,7 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
-#include "kselftest.h"
+#include "../kselftest.h"
 #include "thp_util.h"
 
 #define PMD		PMD_SIZE_BYTES
@@ -213,6 +213,7 @@ static inline bool cg_create(const char *name, const char *cg, bool *enabled_mem
 	ksft_test_result_skip("%s (%s)\n", name, why);
 	return false;
 }
+
 bool cg_remove(const char *cg, bool enabled_memory);
 int read_knob(const char *path, char *buf, size_t len);
 bool ends_with(const char *s, const char *suffix);

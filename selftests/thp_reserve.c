@@ -159,7 +159,7 @@ static void knob_input(struct tcase *t, const char *name, const char * const *ba
 	snprintf(path, sizeof(path), THP_SYSFS "%s", name);
 	for (size_t i = 0; i < nbad; i++) {
 		thp_get_policy(name, before, sizeof(before));
-		err = write_file(path, bad[i]);
+		err = write_text(path, bad[i]);
 		thp_get_policy(name, after, sizeof(after));
 		if (err != -EINVAL || strcmp(before, after)) {
 			ksft_print_msg("%s: write \"%s\": %s (want EINVAL); value %s -> %s\n", name,
@@ -170,11 +170,11 @@ static void knob_input(struct tcase *t, const char *name, const char * const *ba
 	}
 	/* The empty write (0 bytes, never reaches the store): nothing changes. */
 	thp_get_policy(name, before, sizeof(before));
-	write_file(path, "");
+	write_text(path, "");
 	thp_get_policy(name, after, sizeof(after));
 	CHECK(t, !strcmp(before, after));
 	for (size_t i = 0; i < ngood; i++) {
-		err = write_file(path, good[i][0]);
+		err = write_text(path, good[i][0]);
 		thp_get_policy(name, after, sizeof(after));
 		if (err || strcmp(after, good[i][1])) {
 			ksft_print_msg("%s: write \"%s\": %s; reads back \"%s\", want \"%s\"\n",

@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest.h"
+#include "../kselftest.h"
 #include "thp_util.h"
 
 #define PMD		PMD_SIZE_BYTES
@@ -218,7 +218,7 @@ static bool trace_on;
 
 static void trace_begin(void)
 {
-	trace_on = !write_file(TRACE_DIR "trace", "") && !write_file(PROMOTE_EVENT, "1");
+	trace_on = !write_text(TRACE_DIR "trace", "") && !write_text(PROMOTE_EVENT, "1");
 	if (!trace_on)
 		ksft_print_msg("cannot trace thp_res_promote\n");
 }
@@ -232,7 +232,7 @@ static int trace_count(char *p, const char *want)
 
 	if (!trace_on)
 		return -1;
-	write_file(PROMOTE_EVENT, "0");
+	write_text(PROMOTE_EVENT, "0");
 	snprintf(haddr, sizeof(haddr), " haddr=0x%lx ", (unsigned long)p);
 	f = fopen(TRACE_DIR "trace", "r");
 	if (!f)
@@ -304,8 +304,8 @@ struct tcase {
  */
 static void case_begin(struct tcase *t, const char *name)
 {
-	write_file("/proc/sys/vm/drop_caches", "3");
-	write_file("/proc/sys/vm/compact_memory", "1");
+	write_text("/proc/sys/vm/drop_caches", "3");
+	write_text("/proc/sys/vm/compact_memory", "1");
 	t->name = name;
 	t->ok = true;
 	counters_read(&t->c0);
@@ -392,7 +392,8 @@ static void test_early_only_in_order(void)
 	}
 	write_page(p + PMD, 100, 0);
 	write_page(p + PMD, 0, 0);
-	w[1][100] = w[1][0] = true;
+	w[1][0] = true;
+	w[1][100] = true;
 	/* Range 2: 128 pages in random order, not all of the first 16. */
 	permute(perm, NPG, 2);
 	for (int i = 0; i < 128; i++) {
@@ -821,7 +822,7 @@ static void test_no_write_lock(void)
 	p = map_region(2 * PMD);
 	thp_set("promotion_threshold", "512");
 	trace_begin();
-	if (write_file(LOCK_EVENT, "1")) {
+	if (write_text(LOCK_EVENT, "1")) {
 		ksft_print_msg("cannot trace mmap_lock_acquire_returned\n");
 		t.ok = false;
 	}
@@ -840,8 +841,8 @@ static void test_no_write_lock(void)
 		huge = smaps_kb(p, "AnonHugePages");
 	}
 	thp_set("khugepaged/scan_sleep_millisecs", "600000");
-	write_file(LOCK_EVENT, "0");
-	write_file(PROMOTE_EVENT, "0");
+	write_text(LOCK_EVENT, "0");
+	write_text(PROMOTE_EVENT, "0");
 	t.ok &= expect("AnonHugePages kB after khugepaged", huge, 4096);
 	t.ok &= expect("trace lines 'result=promoted by=khugepaged' for range 1",
 		       trace_count(p + PMD, " nr_copied=0 result=promoted by=khugepaged"), 1);
@@ -964,10 +965,10 @@ int main(void)
 		ksft_exit_skip("no promotion in the fault path (no " THP_SYSFS "promotion_early)\n");
 	/* Whatever is PMD-mapped in a case was promoted by a fault. */
 	thp_reserve_setup("16");
-	ksft_set_plan(sizeof(tests) / sizeof(tests[0]));
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+	ksft_set_plan(ARRAY_SIZE(tests));
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
 		tests[i]();
-	write_file(PROMOTE_EVENT, "0");
-	write_file(LOCK_EVENT, "0");
+	write_text(PROMOTE_EVENT, "0");
+	write_text(LOCK_EVENT, "0");
 	ksft_finished();
 }

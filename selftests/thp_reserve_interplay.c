@@ -23,7 +23,7 @@ static unsigned long memory_nodes(void)
 	char buf[256], *s;
 	unsigned long mask = 0;
 
-	if (read_file("/sys/devices/system/node/has_memory", buf, sizeof(buf)))
+	if (read_text("/sys/devices/system/node/has_memory", buf, sizeof(buf)))
 		return 1;
 	for (s = buf; *s && *s != '\n';) {
 		char *end;
@@ -136,7 +136,7 @@ static long ksm_get(const char *name)
 {
 	char buf[64];
 
-	if (read_file(name, buf, sizeof(buf)))
+	if (read_text(name, buf, sizeof(buf)))
 		return -1;
 	return strtol(buf, NULL, 10);
 }
@@ -159,7 +159,7 @@ static void test_ksm(void)
 	}
 	case_begin(&t, "KSM: merging reserved pages keeps the data");
 	for (int i = 0; i < 3; i++)
-		if (read_file(knobs[i], saved[i], sizeof(saved[i])))
+		if (read_text(knobs[i], saved[i], sizeof(saved[i])))
 			saved[i][0] = '\0';
 	p = reserve_std(&t, &l);
 	put(p, &l, 2, PG, 0x6000);
@@ -169,10 +169,10 @@ static void test_ksm(void)
 		ksft_print_msg("madvise(MADV_MERGEABLE): %s\n", strerror(errno));
 		t.ok = false;
 	}
-	write_file(KSM "pages_to_scan", "1000");
-	write_file(KSM "sleep_millisecs", "10");
+	write_text(KSM "pages_to_scan", "1000");
+	write_text(KSM "sleep_millisecs", "10");
 	scans = ksm_get(KSM "full_scans");
-	write_file(KSM "run", "1");
+	write_text(KSM "run", "1");
 	for (int i = 0; i < 100 && ksm_get(KSM "full_scans") < scans + 2; i++)
 		sleep_ms(100);
 	counters_read(&b);
@@ -180,12 +180,12 @@ static void test_ksm(void)
 		       ksm_get(KSM "full_scans") - scans, ksm_get(KSM "pages_sharing"),
 		       b.release - a.release);
 	t.ok &= verify("after KSM scans", p, &l, 0, NPG);
-	if (write_file(KSM "run", "2"))
+	if (write_text(KSM "run", "2"))
 		ksft_print_msg("KSM: unmerge (run=2) failed\n");
 	t.ok &= verify("after KSM unmerge", p, &l, 0, NPG);
 	for (int i = 2; i >= 0; i--)
 		if (saved[i][0])
-			write_file(knobs[i], saved[i]);
+			write_text(knobs[i], saved[i]);
 	unmap_region(p, PMD);
 	case_end(&t, true);
 }
@@ -226,7 +226,7 @@ static void test_memcg(void)
 		_exit(0);
 	}
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-	if (write_file(CG "/cgroup.procs", pidbuf)) {
+	if (write_text(CG "/cgroup.procs", pidbuf)) {
 		ksft_print_msg("cannot move the child into %s\n", CG);
 		t.ok = false;
 	}
@@ -234,7 +234,7 @@ static void test_memcg(void)
 	t.ok &= pipe_wait(up[0]);
 	counters_read(&b);
 	t.ok &= deltas("child's write in the memcg", &a, &b, 1, 0, 0, NPG - 1);
-	current = read_file(CG "/memory.current", buf, sizeof(buf)) ? -1 : strtol(buf, NULL, 10);
+	current = read_text(CG "/memory.current", buf, sizeof(buf)) ? -1 : strtol(buf, NULL, 10);
 	/* memory.stat is flushed lazily (at most ~2 s late). */
 	for (int i = 0; i < 30; i++) {
 		anon = keyed_file_value(CG "/memory.stat", "anon");
@@ -248,7 +248,8 @@ static void test_memcg(void)
 		t.ok = false;
 	}
 	if (anon < 4096 || anon > 65536) {
-		ksft_print_msg("memory.stat anon %ld, want 4096..65536 (mapped pages only)\n", anon);
+		ksft_print_msg("memory.stat anon %ld, want 4096..65536 (mapped pages only)\n",
+			       anon);
 		t.ok = false;
 	}
 	t.ok &= pipe_send(down[1], true);
@@ -459,7 +460,7 @@ static void test_alloc_failure(void)
 	p = map_region(PMD);
 	for (set = 0; set < ARRAY_SIZE(knob); set++) {
 		snprintf(path, sizeof(path), FAIL_PA "%s", knob[set]);
-		if (write_file(path, val[set])) {
+		if (write_text(path, val[set])) {
 			ksft_print_msg("write %s to %s failed\n", val[set], path);
 			t.ok = false;
 			break;
@@ -467,7 +468,7 @@ static void test_alloc_failure(void)
 	}
 	counters_read(&a);
 	if (set == ARRAY_SIZE(knob)) {
-		if (write_file(MAKE_IT_FAIL, "1")) {
+		if (write_text(MAKE_IT_FAIL, "1")) {
 			ksft_print_msg("write 1 to %s failed\n", MAKE_IT_FAIL);
 			t.ok = false;
 		} else {
@@ -477,7 +478,7 @@ static void test_alloc_failure(void)
 			 * output): the one failure is the block's.
 			 */
 			fill(p, &l, 9);
-			if (write_file(MAKE_IT_FAIL, "0")) {
+			if (write_text(MAKE_IT_FAIL, "0")) {
 				ksft_print_msg("write 0 to %s failed\n", MAKE_IT_FAIL);
 				t.ok = false;
 			}
@@ -485,7 +486,7 @@ static void test_alloc_failure(void)
 	}
 	while (set-- > 0) {
 		snprintf(path, sizeof(path), FAIL_PA "%s", knob[set]);
-		if (write_file(path, saved[set])) {
+		if (write_text(path, saved[set])) {
 			ksft_print_msg("restore %s to %s failed\n", path, saved[set]);
 			t.ok = false;
 		}

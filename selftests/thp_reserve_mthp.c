@@ -171,7 +171,7 @@ static int nr_used(const bool *used)
 /* echo 2 > drop_caches: the reservation shrinker breaks every reservation. */
 static void drop_reservations(struct tcase *t)
 {
-	int err = write_file(DROP_CACHES, "2");
+	int err = write_text(DROP_CACHES, "2");
 
 	if (err) {
 		ksft_print_msg("write 2 to %s: %s\n", DROP_CACHES, strerror(-err));
@@ -216,6 +216,7 @@ static bool mdeltas(const char *what, const struct mcounters *a, const int *head
 static const struct run carve_runs[] = {
 	{ 0, 16 }, { 80, 96 }, { 144, 152 }, { 192, 199 }, { 330, 331 }, { 500, 501 },
 };
+
 #define NR_CARVE_RUNS	((int)ARRAY_SIZE(carve_runs))
 #define ORDER_64K	4
 
@@ -358,7 +359,8 @@ static void test_mthp_creep(void)
 	drop_reservations(&t);
 	t.ok &= check_carved("after the break", p, used, head, pfn0);
 	pcounters_read(&pa);
-	t.ok &= expect("AnonHugePages kB after 8 khugepaged scans", khugepaged_until(p, 2048, 8), 0);
+	t.ok &= expect("AnonHugePages kB after 8 khugepaged scans",
+		       khugepaged_until(p, 2048, 8), 0);
 	pcounters_read(&pb);
 	t.ok &= pdeltas("khugepaged", &pa, &pb, 0, 0, 0, 0);
 	t.ok &= check_carved("after the scans", p, used, head, pfn0);

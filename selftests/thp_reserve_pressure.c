@@ -93,7 +93,7 @@ static bool reclaim_limit(struct reclaim_report *r, int s, const char *file, con
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", CG_RECLAIM, file);
-	if (write_file(path, val)) {
+	if (write_text(path, val)) {
 		ksft_print_msg("child: cannot write %s to %s\n", val, path);
 		return false;
 	}
@@ -114,7 +114,7 @@ static __noreturn void reclaim_child(int up)
 
 	pin_cpu0();
 	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	if (write_file(CG_RECLAIM "/cgroup.procs", pidbuf)) {
+	if (write_text(CG_RECLAIM "/cgroup.procs", pidbuf)) {
 		ksft_print_msg("child: cannot join %s\n", CG_RECLAIM);
 		fflush(stdout);
 		_exit(2);
@@ -162,8 +162,9 @@ static bool reclaim_order_ok(const struct reclaim_report *r, long n)
 
 	for (int k = 0; k < RRANGES; k++) {
 		int i = reclaim_lru_order(k);
+		bool want_broken = k < n;
 
-		if (r->broken[i] != (k < n)) {
+		if (r->broken[i] != want_broken) {
 			ksft_print_msg("range %d (%d. in reclaim's order) %s after memory.max 16M\n",
 				       i, k + 1, r->broken[i] ? "broken" : "still reserved");
 			ok = false;
@@ -172,7 +173,7 @@ static bool reclaim_order_ok(const struct reclaim_report *r, long n)
 	return ok;
 }
 
-/* Never-used pages of ranges from to to - 1 of the LRU order (even ones from 2 got a page more). */
+/* Never-used pages of ranges [from, to) of the LRU order (even ones from 2 got a page more). */
 static long reclaim_unused(long from, long to)
 {
 	long sum = 0;
@@ -187,7 +188,8 @@ static long reclaim_unused(long from, long to)
 
 static void test_reclaim(void)
 {
-	const char *name = "reclaim: a memcg at its limit breaks its reservations, LRU first, before it swaps";
+	const char *name =
+		"reclaim: a memcg at its limit breaks its reservations, LRU first, before it swaps";
 	struct reclaim_report r;
 	struct counters a, b;
 	bool enabled_memory, got;
@@ -204,13 +206,13 @@ static void test_reclaim(void)
 	if (!cg_create(name, CG_RECLAIM, &enabled_memory))
 		return;
 	case_begin(&t, name);
-	err = write_file(CG_RECLAIM "/memory.max", "max");
+	err = write_text(CG_RECLAIM "/memory.max", "max");
 	if (err) {
 		ksft_print_msg("write max to %s/memory.max: %s\n", CG_RECLAIM, strerror(-err));
 		t.ok = false;
 	} else {
 		/* Without swap accounting there is no limit to lift. */
-		err = write_file(CG_RECLAIM "/memory.swap.max", "max");
+		err = write_text(CG_RECLAIM "/memory.swap.max", "max");
 		if (err)
 			ksft_print_msg("write max to %s/memory.swap.max: %s (ignored)\n",
 				       CG_RECLAIM, strerror(-err));
@@ -230,7 +232,8 @@ static void test_reclaim(void)
 			ksft_print_msg("memory.max 16M: %ld more broken, thp_res_reclaim %+ld, pswpout %+ld\n",
 				       r.release[1], r.reclaim[1], r.pswpout[1]);
 			ksft_print_msg("memory.max 4M: %ld more broken, thp_res_reclaim %+ld, pswpout %+ld; Rss %ld kB, Swap %ld kB\n",
-				       r.release[2], r.reclaim[2], r.pswpout[2], r.rss_kb, r.swap_kb);
+				       r.release[2], r.reclaim[2], r.pswpout[2], r.rss_kb,
+				       r.swap_kb);
 			t.ok &= expect("bad bytes", r.bad, 0);
 			t.ok &= expect("thp_res_alloc", r.alloc, RRANGES);
 			t.ok &= expect("reservations broken by memory.reclaim", r.release[0], 1);
@@ -311,7 +314,7 @@ static void test_compaction(void)
 	t.ok &= deltas("4 more writes", &a, &b, 0, 4, 0, -4);
 	pfn0 = pagemap_pfn(p);
 	counters_read(&a);
-	err = write_file(COMPACT_MEMORY, "1");
+	err = write_text(COMPACT_MEMORY, "1");
 	if (err) {
 		ksft_print_msg("write 1 to %s: %s\n", COMPACT_MEMORY, strerror(-err));
 		t.ok = false;
@@ -340,7 +343,7 @@ static void cg_join_or_exit(const char *cg)
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	if (write_file(path, pidbuf)) {
+	if (write_text(path, pidbuf)) {
 		ksft_print_msg("child: cannot join %s\n", cg);
 		fflush(stdout);
 		_exit(2);
@@ -373,7 +376,7 @@ static void test_drop_caches(void)
 	counters_read(&a);
 	rec0 = vmstat_get("thp_res_reclaim");
 	free0 = free_slab_kb();
-	err = write_file(DROP_CACHES, "2");
+	err = write_text(DROP_CACHES, "2");
 	if (err) {
 		ksft_print_msg("write 2 to %s: %s\n", DROP_CACHES, strerror(-err));
 		t.ok = false;
@@ -459,7 +462,7 @@ static void test_memory_reclaim(void)
 	rec = vmstat_get("thp_res_reclaim");
 	out = vmstat_get("pswpout");
 	snprintf(req, sizeof(req), "%ldK", MREQUEST_KB);
-	err = write_file(CG_MRECLAIM "/memory.reclaim", req);
+	err = write_text(CG_MRECLAIM "/memory.reclaim", req);
 	if (err) {
 		ksft_print_msg("write %s to %s/memory.reclaim: %s\n", req, CG_MRECLAIM,
 			       strerror(-err));
@@ -567,7 +570,8 @@ static __noreturn void balloon_child(int node, long kb, int up, int down)
 
 static void test_node_pressure(void)
 {
-	const char *name = "node pressure: reclaim breaks the reservations on the node of their pages";
+	const char *name =
+		"node pressure: reclaim breaks the reservations on the node of their pages";
 	int hup[2][2], hdown[2][2], bup[2], bdown[2];
 	long res0[2], res1[2], free0, need, oom, out, rec, balloon_kb;
 	pid_t holder[2], balloon;
@@ -740,7 +744,8 @@ static __noreturn void sparse_worker(int up)
 
 static void test_stress(void)
 {
-	const char *name = "stress: reclaim races faults, fork, mremap, madvise, exit and promotion";
+	const char *name =
+		"stress: reclaim races faults, fork, mremap, madvise, exit and promotion";
 	long rec, skip, promote0, promote1, status = 0;
 	int up[SWORKERS][2], down[SWORKERS][2];
 	pid_t worker[SWORKERS], sng;
@@ -757,8 +762,8 @@ static void test_stress(void)
 	if (!cg_create(name, CG_STRESS, &enabled_memory))
 		return;
 	case_begin(&t, name);
-	CHECK(&t, !write_file(CG_STRESS "/memory.max", "160M"));
-	write_file(CG_STRESS "/memory.swap.max", "max");
+	CHECK(&t, !write_text(CG_STRESS "/memory.max", "160M"));
+	write_text(CG_STRESS "/memory.swap.max", "max");
 	rec = vmstat_get("thp_res_reclaim");
 	skip = vmstat_get("thp_res_reclaim_skip");
 	promote0 = vmstat_get("thp_res_promote");
@@ -808,13 +813,15 @@ static void test_stress(void)
 	promote1 = vmstat_get("thp_res_promote");
 	ksft_print_msg("thp_res_alloc %+ld, thp_res_release %+ld, thp_res_promote %+ld, thp_res_reclaim %+ld, thp_res_reclaim_skip %+ld\n",
 		       b.alloc - t.c0.alloc, b.release - t.c0.release, promote1 - promote0,
-		       vmstat_get("thp_res_reclaim") - rec, vmstat_get("thp_res_reclaim_skip") - skip);
+		       vmstat_get("thp_res_reclaim") - rec,
+		       vmstat_get("thp_res_reclaim_skip") - skip);
 	if (vmstat_get("thp_res_reclaim") - rec <= 0) {
 		ksft_print_msg("reclaim broke no reservation: no race was tried\n");
 		t.ok = false;
 	}
 	t.ok &= expect("thp_res_alloc - thp_res_release - thp_res_promote",
-		       (b.alloc - t.c0.alloc) - (b.release - t.c0.release) - (promote1 - promote0), 0);
+		       (b.alloc - t.c0.alloc) - (b.release - t.c0.release) -
+		       (promote1 - promote0), 0);
 	case_end(&t, false);
 }
 

@@ -523,7 +523,7 @@ static void test_promote_swapped(void)
 	}
 	t.ok &= pipe_wait(up[0]);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	if (write_file(CG_SWAP "/cgroup.procs", pidbuf)) {
+	if (write_text(CG_SWAP "/cgroup.procs", pidbuf)) {
 		ksft_print_msg("cannot join %s\n", CG_SWAP);
 		t.ok = false;
 	}
@@ -531,10 +531,10 @@ static void test_promote_swapped(void)
 	t.ok &= pipe_send(down[1], true);
 	t.ok &= reap_piped(pid, up, down);
 	for (int i = 0; i < 20 && !swapped; i++) {
-		write_file(CG_SWAP "/memory.reclaim", "1M");
+		write_text(CG_SWAP "/memory.reclaim", "1M");
 		swapped = page_swapped(p + SWAP_PAGE * PG);
 	}
-	if (write_file(CG_ROOT "cgroup.procs", pidbuf)) {
+	if (write_text(CG_ROOT "cgroup.procs", pidbuf)) {
 		ksft_print_msg("cannot leave %s\n", CG_SWAP);
 		t.ok = false;
 	}

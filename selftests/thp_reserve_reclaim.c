@@ -63,7 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kselftest.h"
+#include "../kselftest.h"
 #include "thp_util.h"
 
 #define PG		4096UL
@@ -104,7 +104,7 @@ static bool on_node0(int mode)
 	char list[64];
 	cpu_set_t set;
 
-	if (read_file("/sys/devices/system/node/node0/cpulist", list, sizeof(list)) ||
+	if (read_text("/sys/devices/system/node/node0/cpulist", list, sizeof(list)) ||
 	    list[0] < '0' || list[0] > '9')
 		return false;
 	CPU_ZERO(&set);
@@ -139,7 +139,7 @@ static unsigned char nr_byte(int r, unsigned long off)
  * written pages. Exit status: 0 if every byte is right, 3 if not, 2 on
  * setup errors.
  */
-static __attribute__((noreturn)) void nr_holder(const char *dev, int up, int down)
+static __noreturn void nr_holder(const char *dev, int up, int down)
 {
 	size_t chunk = 1UL << 20;
 	char *p, *buf, c = 'r';
@@ -177,7 +177,7 @@ static __attribute__((noreturn)) void nr_holder(const char *dev, int up, int dow
  * make room), or until node 0's size plus 512 MiB. Exit status 0 if the
  * allocations spilled to node 1, 3 if they never did, 2 on setup errors.
  */
-static __attribute__((noreturn)) void nr_pressure(void)
+static __noreturn void nr_pressure(void)
 {
 	long node1_free = node_kb(1, "MemFree");
 	size_t cap = (node_kb(0, "MemTotal") + (512L << 10)) << 10;
@@ -213,7 +213,8 @@ static void close_pipes(int a[2], int b[2])
 			close(a[i]);
 		if (b[i] >= 0)
 			close(b[i]);
-		a[i] = b[i] = -1;
+		a[i] = -1;
+		b[i] = -1;
 	}
 }
 
@@ -255,7 +256,7 @@ static bool nr_run(const char *dev, const char *mode, struct nr_counts *d, long 
 	char c = 'g';
 
 	/* Compaction first: the holder needs 544 free 2 MiB blocks. */
-	write_file("/proc/sys/vm/compact_memory", "1");
+	write_text("/proc/sys/vm/compact_memory", "1");
 	if (pipe(up) || pipe(down)) {
 		close_pipes(up, down);
 		return false;
@@ -268,7 +269,8 @@ static bool nr_run(const char *dev, const char *mode, struct nr_counts *d, long 
 	}
 	close(up[1]);
 	close(down[0]);
-	up[1] = down[0] = -1;
+	up[1] = -1;
+	down[0] = -1;
 	if (holder < 0 || read(up[0], &c, 1) != 1) {
 		ksft_print_msg("the holder did not start\n");
 		close_pipes(up, down);
@@ -278,12 +280,12 @@ static bool nr_run(const char *dev, const char *mode, struct nr_counts *d, long 
 	}
 	nr_read(&a);
 	*res = a.reserved;
-	write_file(ZRM, mode);
+	write_text(ZRM, mode);
 	press = fork();
 	if (!press)
 		nr_pressure();
 	waitpid(press, &st_p, 0);
-	write_file(ZRM, "0");
+	write_text(ZRM, "0");
 	nr_read(&b);
 	if (write(down[1], &c, 1) != 1)
 		ksft_print_msg("cannot tell the holder to finish\n");
@@ -316,14 +318,15 @@ static bool nr_run(const char *dev, const char *mode, struct nr_counts *d, long 
 
 static void test_node_reclaim_no_unmap(void)
 {
-	const char *name = "node_reclaim_no_unmap: node reclaim that may not unmap breaks no reservation";
+	const char *name =
+		"node_reclaim_no_unmap: node reclaim that may not unmap breaks no reservation";
 	char dev[64], zrm[16], boost[16];
 	struct nr_counts d1, d5;
 	long res1 = 0, res5 = 0, free0;
 	bool ok = true;
 
 	if (node_kb(1, "MemFree") < 0 || !swap_device(dev, sizeof(dev)) ||
-	    read_file(ZRM, zrm, sizeof(zrm)) || read_file(BOOST, boost, sizeof(boost))) {
+	    read_text(ZRM, zrm, sizeof(zrm)) || read_text(BOOST, boost, sizeof(boost))) {
 		ksft_test_result_skip("%s (needs two NUMA nodes, a swap device, %s and %s)\n",
 				      name, ZRM, BOOST);
 		return;
@@ -339,11 +342,11 @@ static void test_node_reclaim_no_unmap(void)
 	}
 	free0 = free_slab_kb();
 	/* A boosted watermark wakes kswapd, which may unmap. */
-	write_file(BOOST, "0");
+	write_text(BOOST, "0");
 	ok &= nr_run(dev, "1", &d1, &res1);
 	ok &= nr_run(dev, "5", &d5, &res5);
-	write_file(ZRM, zrm);
-	write_file(BOOST, boost);
+	write_text(ZRM, zrm);
+	write_text(BOOST, boost);
 	ok &= expect("mode 1: holder's reservations >= 512", res1 >= NR_MIN * (NPG - 1), 1);
 	ok &= expect("mode 5: holder's reservations >= 512", res5 >= NR_MIN * (NPG - 1), 1);
 	/* Node reclaim ran, and only node reclaim: no kswapd pass. */
@@ -382,13 +385,13 @@ static void *rp_write(void *arg)
  * In @cg: reserve two ranges (page 0 of each written), send their address
  * on @up, then wait to be killed.
  */
-static __attribute__((noreturn)) void rp_child(int up)
+static __noreturn void rp_child(int up)
 {
 	char pidbuf[32];
 	char *p;
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	if (write_file(CG "/cgroup.procs", pidbuf))
+	if (write_text(CG "/cgroup.procs", pidbuf))
 		_exit(2);
 	p = mmap_aligned(2 * PMD_SIZE_BYTES);
 	p[0] = 1;
@@ -480,7 +483,7 @@ static void test_oom_reaped_no_populate(void)
 		ksft_test_result_skip("%s (userfaultfd or /dev/kmsg: %s)\n", name, strerror(errno));
 		goto out_close;
 	}
-	if (!cg_setup(CG) || write_file(CG "/memory.swap.max", "0") || pipe(up)) {
+	if (!cg_setup(CG) || write_text(CG "/memory.swap.max", "0") || pipe(up)) {
 		ksft_test_result_fail("%s (cannot make %s with memory.swap.max 0)\n", name, CG);
 		cg_done(CG);
 		goto out_close;
@@ -537,14 +540,15 @@ static void test_oom_reaped_no_populate(void)
 	 * The memory.max write OOM-kills the child; it returns once no task is
 	 * left to kill. The kernel log says when the reaper is done.
 	 */
-	write_file(CG "/memory.max", "0");
+	write_text(CG "/memory.max", "0");
 	fail_reclaim_set("0", "1");
 	if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status) ||
 	    WTERMSIG(status) != SIGKILL) {
 		ksft_print_msg("child not OOM-killed (status %#x)\n", status);
 		ok = false;
 	}
-	ok &= expect("memory.events oom_kill", keyed_file_value(CG "/memory.events", "oom_kill"), 1);
+	ok &= expect("memory.events oom_kill",
+		     keyed_file_value(CG "/memory.events", "oom_kill"), 1);
 	snprintf(want, sizeof(want), REAPED "%d ", pid);
 	if (!kmsg_wait(kfd, want, 15)) {
 		ksft_print_msg("no \"%s\" in the kernel log\n", want);
@@ -609,7 +613,7 @@ static void *hb_mprotect_loop(void *arg)
  * stops the threads, 'x' checks the data and exits (0 if it is right, 3
  * if not, 2 on setup errors). Each step is acknowledged on @up.
  */
-static __attribute__((noreturn)) void hb_child(int up, int down)
+static __noreturn void hb_child(int up, int down)
 {
 	struct hb_busy b = { 0 };
 	pthread_t thr[2];
@@ -657,7 +661,8 @@ static bool hb_step(int down, int up, char c)
 
 static void test_hibernate_busy_fails(void)
 {
-	const char *name = "hibernate_busy_fails: an mmap_lock held past the freezer's timeout fails the hibernation";
+	const char *name =
+		"hibernate_busy_fails: mmap_lock held past the freezer timeout fails hibernation";
 	int up[2] = { -1, -1 }, down[2] = { -1, -1 }, fd, err = 0, kfd, status = 0;
 	char timeout[32], c = 0;
 	long alloc0, ms = -1;
@@ -665,7 +670,7 @@ static void test_hibernate_busy_fails(void)
 	bool ok = true;
 	pid_t pid;
 
-	if (access("/dev/snapshot", R_OK) || read_file(PM_TIMEOUT, timeout, sizeof(timeout))) {
+	if (access("/dev/snapshot", R_OK) || read_text(PM_TIMEOUT, timeout, sizeof(timeout))) {
 		ksft_test_result_skip("%s (no /dev/snapshot or %s)\n", name, PM_TIMEOUT);
 		return;
 	}
@@ -689,7 +694,8 @@ static void test_hibernate_busy_fails(void)
 	}
 	close(up[1]);
 	close(down[0]);
-	up[1] = down[0] = -1;
+	up[1] = -1;
+	down[0] = -1;
 	if (pid < 0 || read(up[0], &c, 1) != 1) {
 		ksft_print_msg("the holder did not start\n");
 		ok = false;
@@ -699,12 +705,12 @@ static void test_hibernate_busy_fails(void)
 	ok &= expect("nr_thp_reserved with the holder's ranges",
 		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
 
-	write_file(PM_TIMEOUT, "1");
+	write_text(PM_TIMEOUT, "1");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fd = open("/dev/snapshot", O_RDONLY);
 	err = errno;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	write_file(PM_TIMEOUT, timeout);
+	write_text(PM_TIMEOUT, timeout);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	ksft_print_msg("hibernate_busy_fails: open(/dev/snapshot) %s after %ld ms\n",
 		       fd >= 0 ? "succeeded" : strerror(err), ms);

@@ -66,7 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kselftest.h"
+#include "../kselftest.h"
 #include "thp_util.h"
 
 #define PG		4096UL
@@ -157,7 +157,7 @@ static bool swap_set_nonrot(bool nonrot)
 			return false;
 		snprintf(swap_rot_path, sizeof(swap_rot_path), "/sys/block/%s/queue/rotational",
 			 swap_dev + 5);
-		if (read_file(swap_rot_path, rot, sizeof(rot)))
+		if (read_text(swap_rot_path, rot, sizeof(rot)))
 			return false;
 		if (rot[0] == '0') {
 			swap_rot_path[0] = '\0';	/* nothing to undo */
@@ -166,7 +166,7 @@ static bool swap_set_nonrot(bool nonrot)
 	}
 	if (swapoff(swap_dev))
 		return false;
-	write_file(swap_rot_path, nonrot ? "0" : "1");
+	write_text(swap_rot_path, nonrot ? "0" : "1");
 	if (swapon(swap_dev, 0))
 		return false;
 	if (!nonrot)
@@ -200,7 +200,7 @@ static long swap_marked_pages(void)
 			break;
 		}
 		while ((n = read(fd, buf, chunk)) > 0)
-			for (ssize_t off = 0; off + (ssize_t)PG <= n; off += PG)
+			for (ssize_t off = 0; off <= n - (ssize_t)PG; off += PG)
 				marked += page_marked(buf + off);
 		close(fd);
 		if (n < 0) {
@@ -233,14 +233,14 @@ static unsigned char sw_val(int r, unsigned long off)
  * page back (swap-in), say so on @up and wait for a second byte on @down.
  * Exit status: 0 if every byte is right, 3 if not, 2 on setup errors.
  */
-static __attribute__((noreturn)) void holder(int up, int down)
+static __noreturn void holder(int up, int down)
 {
 	char pidbuf[32], c = 'r';
 	char *p;
 	long bad = 0;
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	if (write_file(CG "/cgroup.procs", pidbuf))
+	if (write_text(CG "/cgroup.procs", pidbuf))
 		_exit(2);
 	p = mmap_aligned(SW_RANGES * PMD_SIZE_BYTES);
 	for (int r = 0; r < SW_RANGES; r++) {
@@ -262,7 +262,7 @@ static __attribute__((noreturn)) void holder(int up, int down)
 	if (write(up, &c, 1) != 1 || read(down, &c, 1) != 1)
 		_exit(2);
 	if (bad)
-		ksft_print_msg("holder: %ld bad bytes\n", bad);
+		ksft_print_msg("%s: %ld bad bytes\n", __func__, bad);
 	fflush(stdout);
 	_exit(bad ? 3 : 0);
 }
@@ -295,7 +295,7 @@ static void test_swap_no_stale(void)
 		swap_set_nonrot(false);
 		return;
 	}
-	write_file(CG "/memory.max", SW_MAX);
+	write_text(CG "/memory.max", SW_MAX);
 
 	/* A dead process's data in most of free memory. */
 	free_kb_now = free_kb();
@@ -325,13 +325,13 @@ static void test_swap_no_stale(void)
 		ok = false;
 	} else {
 		/* Reclaim now skips every reservation and meets the blocks. */
-		if (write_file(CG "/memory.max", SW_SQUEEZE)) {
+		if (write_text(CG "/memory.max", SW_SQUEEZE)) {
 			ksft_print_msg("memory.max %s failed\n", SW_SQUEEZE);
 			ok = false;
 		}
 	}
 	fail_reclaim_set("0", "1");
-	write_file(CG "/memory.max", SW_MAX);
+	write_text(CG "/memory.max", SW_MAX);
 	/*
 	 * The swap-cache window: with the holder's pages swapped in again
 	 * and a second page written in each range, the group holds those 48
@@ -343,7 +343,7 @@ static void test_swap_no_stale(void)
 		ok = false;
 	} else {
 		char buf[32];
-		long cur = read_file(CG "/memory.current", buf, sizeof(buf)) ? -1 :
+		long cur = read_text(CG "/memory.current", buf, sizeof(buf)) ? -1 :
 			   strtol(buf, NULL, 10);
 
 		ksft_print_msg("swap_no_stale: memory.current %ld kB with 48 pages in use\n",
@@ -399,7 +399,8 @@ static void test_swap_no_stale(void)
 
 static void test_wp_zero_no_alloc(void)
 {
-	const char *name = "wp_zero_no_alloc: a write to the zero page of a used range allocates no block";
+	const char *name =
+		"wp_zero_no_alloc: a write to the zero page of a used range allocates no block";
 	size_t len = WZ_RANGES * PMD_SIZE_BYTES;
 	long alloc0, res0, disc0, pages;
 	char *p = mmap_aligned(len);
@@ -458,7 +459,7 @@ static long vmsize_kb(void)
  * MAP_FIXED mmap over it, and check that the reservation is still whole.
  * Exit status 0 if so, 1 if not, 2 if the mmap did not fail as arranged.
  */
-static __attribute__((noreturn)) void abort_child(void)
+static __noreturn void abort_child(void)
 {
 	char *p = mmap_aligned(PMD_SIZE_BYTES);
 	long res0, pop0;
@@ -473,7 +474,8 @@ static __attribute__((noreturn)) void abort_child(void)
 	res0 = vmstat_get("nr_thp_reserved");
 	pop0 = vmstat_get("thp_res_populate");
 	/* Room for 1 MiB more: a 4 MiB mapping that replaces 2 MiB fails. */
-	rl.rlim_cur = rl.rlim_max = (vmsize_kb() + 1024) * 1024;
+	rl.rlim_max = (vmsize_kb() + 1024) * 1024;
+	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_AS, &rl))
 		_exit(2);
 	q = mmap(p, 2 * PMD_SIZE_BYTES, PROT_READ | PROT_WRITE,
@@ -526,7 +528,8 @@ static void test_munmap_abort_keeps(void)
 		usleep(100000);
 	}
 	ksft_test_result(!WEXITSTATUS(status) &&
-			 expect("nr_thp_reserved after the child", vmstat_get("nr_thp_reserved"), res0),
+			 expect("nr_thp_reserved after the child",
+				vmstat_get("nr_thp_reserved"), res0),
 			 "%s\n", name);
 }
 
@@ -536,14 +539,14 @@ static void test_munmap_abort_keeps(void)
  */
 #define MS_RANGES	8
 
-static __attribute__((noreturn)) void memcg_child(int up)
+static __noreturn void memcg_child(int up)
 {
 	char pidbuf[32];
 	long v[2];
 	char *p;
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	if (write_file(CG "/cgroup.procs", pidbuf))
+	if (write_text(CG "/cgroup.procs", pidbuf))
 		_exit(2);
 	p = mmap_aligned(MS_RANGES * PMD_SIZE_BYTES);
 	for (int r = 0; r < MS_RANGES; r++)
@@ -611,18 +614,18 @@ static bool knobs_set(bool restore)
 {
 	bool ok = true;
 
-	for (size_t i = 0; i < sizeof(fn_knobs) / sizeof(fn_knobs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(fn_knobs); i++) {
 		struct knob *k = &fn_knobs[i];
 		char *nl;
 
 		if (!restore) {
-			if (read_file(k->path, k->saved, sizeof(k->saved)))
+			if (read_text(k->path, k->saved, sizeof(k->saved)))
 				return false;
 			nl = strchr(k->saved, '\n');
 			if (nl)
 				*nl = '\0';
 		}
-		ok &= !write_file(k->path, restore ? k->saved : k->val);
+		ok &= !write_text(k->path, restore ? k->saved : k->val);
 	}
 	return ok;
 }
@@ -633,7 +636,7 @@ static bool knobs_set(bool restore)
  * give everything back. Exit status: 0 injected and fine, 1 not injected
  * (n is past the last allocation) and fine, 3 bad.
  */
-static __attribute__((noreturn)) void fail_nth_child(int n)
+static __noreturn void fail_nth_child(int n)
 {
 	char buf[32], pidbuf[32];
 	char *p = mmap_aligned(2 * PMD_SIZE_BYTES);
@@ -641,7 +644,7 @@ static __attribute__((noreturn)) void fail_nth_child(int n)
 	int fd;
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-	if (write_file(CG "/cgroup.procs", pidbuf))
+	if (write_text(CG "/cgroup.procs", pidbuf))
 		_exit(3);
 	fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	snprintf(buf, sizeof(buf), "%d", n);
@@ -706,7 +709,8 @@ static void test_fail_nth(void)
 		cg_done(CG);
 		res1 = reserved_settle(res0);
 		if (res1 != res0) {
-			ksft_print_msg("fail-nth %d: nr_thp_reserved %ld, was %ld\n", n, res1, res0);
+			ksft_print_msg("fail-nth %d: nr_thp_reserved %ld, was %ld\n",
+				       n, res1, res0);
 			ok = false;
 		}
 		if (!ok || (WIFEXITED(status) && WEXITSTATUS(status) == 1))
@@ -835,7 +839,7 @@ static void cd_fill(char *page, int r)
  * nr_thp_reserved on @up and dump core. The child's copy of the marker is
  * wiped first: the dump must not find it in the program's own data.
  */
-static __attribute__((noreturn)) void dump_child(int up)
+static __noreturn void dump_child(int up)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	char *p = mmap_aligned(CD_RANGES * PMD_SIZE_BYTES);
@@ -863,8 +867,8 @@ static void test_core_dump_no_stale(void)
 	ssize_t n;
 	pid_t pid;
 
-	if (read_file(CORE_PATTERN, saved, sizeof(saved)) ||
-	    write_file(CORE_PATTERN, CD_FILE)) {
+	if (read_text(CORE_PATTERN, saved, sizeof(saved)) ||
+	    write_text(CORE_PATTERN, CD_FILE)) {
 		ksft_test_result_skip("%s (cannot set %s)\n", name, CORE_PATTERN);
 		return;
 	}
@@ -914,7 +918,7 @@ static void test_core_dump_no_stale(void)
 	ok &= expect("dump pages holding the dead process's marker", marked, 0);
 out:
 	unlink(CD_FILE);
-	write_file(CORE_PATTERN, saved);
+	write_text(CORE_PATTERN, saved);
 	ksft_test_result(ok, "%s\n", name);
 }
 
@@ -930,7 +934,8 @@ static char se_byte(int r, int i)
 
 static void test_split_exact(void)
 {
-	const char *name = "split_exact: a block split behind the reservation's back leaves the counter at once";
+	const char *name =
+		"split_exact: a split behind the reservation's back fixes the counter at once";
 	size_t len = SE_RANGES * PMD_SIZE_BYTES;
 	long rel0, before, after;
 	char cmd[128];
@@ -961,7 +966,7 @@ static void test_split_exact(void)
 		     SE_RANGES * (NPG - SE_USED));
 	snprintf(cmd, sizeof(cmd), "%d,%#lx,%#lx", getpid(), (unsigned long)p,
 		 (unsigned long)p + len);
-	if (write_file(SPLIT_DEBUGFS, cmd)) {
+	if (write_text(SPLIT_DEBUGFS, cmd)) {
 		ksft_print_msg("%s: cannot write %s\n", SPLIT_DEBUGFS, cmd);
 		ok = false;
 	}

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kselftest.h"
+#include "../kselftest.h"
 #include "thp_util.h"
 
 #define NR_RANGES	8
@@ -108,7 +108,7 @@ int main(void)
 	ksft_print_header();
 	if (thp_get_policy("enabled", v, sizeof(v)))
 		ksft_exit_skip("no transparent hugepage support\n");
-	thp_save_settings();
+	thp_knobs_save();
 	/* promotion_threshold=1 is the stock kernel. */
 	if (!thp_get_policy("promotion_threshold", v, sizeof(v)))
 		thp_set("promotion_threshold", "1");

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kselftest.h"
+#include "../kselftest.h"
 #include "thp_util.h"
 
 #define NR		512
@@ -42,7 +42,7 @@ struct child {
 	unsigned long lo, hi;
 };
 
-static __attribute__((noreturn)) void pattern_child(const struct pattern *pt,
+static __noreturn void pattern_child(const struct pattern *pt,
 						    int up)
 {
 	size_t len = pt->n * PMD_SIZE_BYTES;
@@ -51,7 +51,7 @@ static __attribute__((noreturn)) void pattern_child(const struct pattern *pt,
 
 	if (pt->cgroup) {
 		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (write_file(pt->cgroup, buf))
+		if (write_text(pt->cgroup, buf))
 			_exit(1);
 	}
 	if (pt->thp_off && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
@@ -253,7 +253,7 @@ static void test_swapped(void)
 	char swaps[256];
 	bool ok;
 
-	if (read_file("/proc/swaps", swaps, sizeof(swaps)) ||
+	if (read_text("/proc/swaps", swaps, sizeof(swaps)) ||
 	    !strchr(swaps, '\n') || !strchr(strchr(swaps, '\n') + 1, '\n')) {
 		ksft_test_result_skip("swapped pages: no swap device\n");
 		return;
@@ -373,7 +373,7 @@ static void test_bad_usage(void)
 	char cmd[8192], out[64];
 	bool ok = true;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		FILE *f;
 		size_t n;
 		int st;
@@ -407,13 +407,13 @@ int main(int argc, char **argv)
 	}
 	if (access(tool, X_OK))
 		ksft_exit_fail_msg("no tool at '%s' (make selftests builds it)\n", tool);
-	thp_save_settings();
+	thp_knobs_save();
 	ksft_set_plan(5);
 	test_base_pages();
 	test_swapped();
 	test_huge_zero_scan();
 	test_thp_off_and_cgroup();
 	test_bad_usage();
-	thp_restore_settings();
+	thp_knobs_restore();
 	ksft_finished();
 }

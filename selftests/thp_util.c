@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kselftest.h"
+#include "../kselftest.h"
 #include "thp_util.h"
 
-int read_file(const char *path, char *buf, size_t len)
+int read_text(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
@@ -28,7 +28,7 @@ int read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-int write_file(const char *path, const char *val)
+int write_text(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);
 	ssize_t n;
@@ -51,7 +51,7 @@ int thp_get_policy(const char *name, char *buf, size_t len)
 	int err;
 
 	snprintf(path, sizeof(path), THP_SYSFS "%s", name);
-	err = read_file(path, raw, sizeof(raw));
+	err = read_text(path, raw, sizeof(raw));
 	if (err)
 		return err;
 	l = strchr(raw, '[');
@@ -73,7 +73,7 @@ void thp_set(const char *name, const char *val)
 	int err;
 
 	snprintf(path, sizeof(path), THP_SYSFS "%s", name);
-	err = write_file(path, val);
+	err = write_text(path, val);
 	if (err)
 		ksft_exit_fail_msg("write '%s' to %s: %s\n", val, path, strerror(-err));
 }
@@ -86,25 +86,26 @@ static const char * const saved_names[] = {
 	"hugepages-128kB/enabled", "hugepages-256kB/enabled", "hugepages-512kB/enabled",
 	"hugepages-1024kB/enabled",
 };
-static char saved_vals[sizeof(saved_names) / sizeof(saved_names[0])][64];
 
-void thp_save_settings(void)
+static char saved_vals[ARRAY_SIZE(saved_names)][64];
+
+void thp_knobs_save(void)
 {
-	for (size_t i = 0; i < sizeof(saved_names) / sizeof(saved_names[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++)
 		if (thp_get_policy(saved_names[i], saved_vals[i], sizeof(saved_vals[i])))
 			saved_vals[i][0] = '\0';
-	atexit(thp_restore_settings);
+	atexit(thp_knobs_restore);
 }
 
-void thp_restore_settings(void)
+void thp_knobs_restore(void)
 {
 	char path[256];
 
-	for (size_t i = 0; i < sizeof(saved_names) / sizeof(saved_names[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++) {
 		if (!saved_vals[i][0])
 			continue;
 		snprintf(path, sizeof(path), THP_SYSFS "%s", saved_names[i]);
-		write_file(path, saved_vals[i]);
+		write_text(path, saved_vals[i]);
 	}
 }
 
@@ -112,7 +113,7 @@ void thp_reserve_setup(const char *early)
 {
 	char v[64];
 
-	thp_save_settings();
+	thp_knobs_save();
 	thp_set("enabled", "always");
 	if (!thp_get_policy("hugepages-2048kB/enabled", v, sizeof(v)))
 		thp_set("hugepages-2048kB/enabled", "inherit");
@@ -153,7 +154,7 @@ void vmstat_refresh(void)
 	 * Node and zone counters (nr_thp_reserved, nr_free_pages) live partly
 	 * in per-cpu deltas that /proc/vmstat does not add in; this folds them.
 	 */
-	write_file("/proc/sys/vm/stat_refresh", "1");
+	write_text("/proc/sys/vm/stat_refresh", "1");
 }
 
 long keyed_file_value(const char *path, const char *key)
@@ -203,7 +204,8 @@ long smaps_kb(void *addr, const char *field)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
 			in = a >= start && a < end;
 			continue;
 		}
@@ -292,10 +294,10 @@ bool expect(const char *what, long got, long want)
 
 bool fail_reclaim_set(const char *prob, const char *times)
 {
-	return !write_file(FAIL_DIR "verbose", "0") &&
-	       !write_file(FAIL_DIR "interval", "1") &&
-	       !write_file(FAIL_DIR "times", times) &&
-	       !write_file(FAIL_DIR "probability", prob);
+	return !write_text(FAIL_DIR "verbose", "0") &&
+	       !write_text(FAIL_DIR "interval", "1") &&
+	       !write_text(FAIL_DIR "times", times) &&
+	       !write_text(FAIL_DIR "probability", prob);
 }
 
 bool free_back(const char *what, long before)
@@ -319,10 +321,10 @@ bool cg_setup(const char *cg)
 {
 	char buf[256];
 
-	if (read_file(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)))
+	if (read_text(CG_ROOT "cgroup.subtree_control", buf, sizeof(buf)))
 		return false;
 	if (!strstr(buf, "memory")) {
-		if (write_file(CG_ROOT "cgroup.subtree_control", "+memory"))
+		if (write_text(CG_ROOT "cgroup.subtree_control", "+memory"))
 			return false;
 		cg_enabled_memory = true;
 	}
@@ -335,7 +337,7 @@ void cg_done(const char *cg)
 	for (int i = 0; i < 20 && rmdir(cg); i++)
 		usleep(100000);
 	if (cg_enabled_memory)
-		write_file(CG_ROOT "cgroup.subtree_control", "-memory");
+		write_text(CG_ROOT "cgroup.subtree_control", "-memory");
 	cg_enabled_memory = false;
 }
 

@@ -16,16 +16,16 @@
 #define FAIL_DIR	"/sys/kernel/debug/fail_thp_res_reclaim/"
 
 /* Read a sysfs or procfs file into buf; returns 0 or -errno. */
-int read_file(const char *path, char *buf, size_t len);
+int read_text(const char *path, char *buf, size_t len);
 /* Write a string to a file; returns 0 or -errno (the write's error). */
-int write_file(const char *path, const char *val);
+int write_text(const char *path, const char *val);
 /* The selected "[word]" of a THP policy file such as "enabled". */
 int thp_get_policy(const char *name, char *buf, size_t len);
 /* Set a THP knob relative to THP_SYSFS; exits the test on failure. */
 void thp_set(const char *name, const char *val);
 /* Save all THP knobs the tests change, and restore them (atexit too). */
-void thp_save_settings(void);
-void thp_restore_settings(void);
+void thp_knobs_save(void);
+void thp_knobs_restore(void);
 /*
  * Save the knobs, then set what every reservation test starts from: THP
  * enabled=always (2048kB inherits), read faults on the huge zero page,
