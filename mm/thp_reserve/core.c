@@ -67,10 +67,9 @@
  * Reclaim walks the list_lru holding its node lock, so it takes the table
  * lock and mmap_lock with trylocks only, and counts what it must skip
  * (thp_res_reclaim_skip). All PTEs of a range live in one page table, so
- * the PTL of that table serialises every fault in the range. The one
- * exception to the order: a fault that gives an empty range its page table
- * takes the new table's PTL before the PMD lock, while nothing else can
- * reach the table (thp_reserve_install_table()).
+ * the PTL of that table serialises every fault in the range. A fault that
+ * gives an empty range its page table takes the new table's PTL before the
+ * PMD points to it (thp_reserve_install_table()).
  *
  * See Documentation/mm/thp-reservations.rst.
  */

@@ -183,15 +183,16 @@ static bool thp_reserve_zero_range_free(struct vm_fault *vmf)
  * PMD changed (let the fault retry); *@ret is VM_FAULT_OOM if no page
  * table could be allocated.
  *
- * A new table's PTL is taken before the PMD points to the table, and held
- * from then on: a fault that reads the PMD without a lock and finds the
- * table (do_anonymous_page()) waits on that PTL until this fault has
- * hashed its entry and mapped its page. Were the PTL taken only after the
- * PMD was set, such a fault could take it first, find no entry and map a
- * page of its own, and the range would never be reserved (several
- * threads writing to a new range at once). Nobody else can reach the new
- * table before the PMD points to it, so taking its PTL before the PMD
- * lock cannot deadlock.
+ * A new table's PTL is taken, nested under the PMD lock as everywhere
+ * else, before the PMD points to the table, and held from then on: a
+ * fault that reads the PMD without a lock, finds the table and takes its
+ * PTL (do_anonymous_page()) gets it only once this fault has hashed its
+ * entry and mapped its page. Were the PTL taken only after the PMD was
+ * set, such a fault could take it first, find no entry and map a page of
+ * its own, and the range would never be reserved (several threads
+ * writing to a new range at once). Lockless readers that do not take the
+ * PTL (GUP-fast, the PTE checks of handle_pte_fault()) see an empty table
+ * and recheck under the PTL.
  */
 static pte_t *thp_reserve_install_table(struct vm_fault *vmf, vm_fault_t *ret)
 {
@@ -200,35 +201,45 @@ static pte_t *thp_reserve_install_table(struct vm_fault *vmf, vm_fault_t *ret)
 	spinlock_t *pml;	/* the PMD's lock */
 	spinlock_t *ptl;	/* the new table's PTL */
 	pmd_t newpmd;		/* a PMD value that points to the new table */
+	pte_t *pte;
 
 	*ret = 0;
 	if (!pgtable) {
 		*ret = VM_FAULT_OOM;
 		return NULL;
 	}
+	pml = pmd_lock(mm, vmf->pmd);
+	if (!pmd_none(*vmf->pmd)) {
+		/* Another fault gave the range a table (or a PMD) first. */
+		spin_unlock(pml);
+		pte_free(mm, pgtable);
+		return pte_offset_map_lock(mm, vmf->pmd, vmf->address,
+					   &vmf->ptl);
+	}
+	/* Only to find the new table's PTL, as a PMD split does. */
 	pmd_populate(mm, &newpmd, pgtable);
 	ptl = pte_lockptr(mm, &newpmd);
-	pml = pmd_lockptr(mm, vmf->pmd);
-	spin_lock(ptl);
-	if (pml != ptl)
-		spin_lock_nested(pml, SINGLE_DEPTH_NESTING);
-	if (pmd_none(*vmf->pmd)) {
-		mm_inc_nr_ptes(mm);
-		/* The empty table before the PMD that points to it. */
-		smp_wmb();
-		pmd_populate(mm, vmf->pmd, pgtable);
-		if (pml != ptl)
-			spin_unlock(pml);
-		vmf->ptl = ptl;
-		/* Only a holder of this PTL could change the PMD now. */
-		return pte_offset_map(&newpmd, vmf->address);
-	}
-	if (pml != ptl)
+	if (ptl != pml)
+		spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+	mm_inc_nr_ptes(mm);
+	/* The empty table and the held PTL before the PMD that points to it. */
+	smp_wmb();
+	pmd_populate(mm, vmf->pmd, pgtable);
+	/*
+	 * What changes a PMD without its PTL (collapse, promotion with
+	 * mmap_lock held for writing, mremap, free_pgtables()) is excluded
+	 * by this fault's mmap_lock or VMA read lock; the rest takes the PTL.
+	 */
+	pte = pte_offset_map(&newpmd, vmf->address);
+	if (ptl != pml)
 		spin_unlock(pml);
-	spin_unlock(ptl);
-	pte_free(mm, pgtable);
-	/* Another fault gave the range a table (or a PMD) first. */
-	return pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	/* Never: the value was populated above, so it is a table. */
+	if (WARN_ON_ONCE(!pte)) {
+		spin_unlock(ptl);
+		return NULL;
+	}
+	vmf->ptl = ptl;
+	return pte;
 }
 
 /*
