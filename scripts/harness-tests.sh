@@ -285,7 +285,7 @@ fi
 # selftests/thp_kunit.sh fails a KUnit case that failed, and a suite that
 # reported fewer cases than it announced (a fake results tree).
 k=$tmp/kunit
-for suite in thp_reserve_carve thp_reserve_fault thp_reserve_sysfs; do
+for suite in thp_reserve_carve thp_reserve_fault thp_reserve_reclaim thp_reserve_sysfs; do
 	mkdir -p "$k/$suite"
 	printf 'KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: %s\n    1..2\n    ok 1 case_a\n    ok 2 case_b\nok 1 %s\n' \
 		"$suite" "$suite" >"$k/$suite/results"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # The KUnit tests of THP reservations' pure logic (mm/thp_reserve/tests/:
-# the chunks the mTHP fallback keeps, when a fault promotes its range) run
+# the chunks the mTHP fallback keeps, when a fault promotes its range, the
+# order in which reclaim breaks reservations, the sysfs parsers) run
 # at boot; this reports each of their cases, read from debugfs, as a case
 # of its own, so that make check counts them. The debug and KASAN kernels
 # are built with them (config/debug.config): on those a suite that is
@@ -11,7 +12,7 @@
 
 # THP_KUNIT_DIR: another results tree, for the harness self-tests.
 kunit=${THP_KUNIT_DIR:-/sys/kernel/debug/kunit}
-suites="thp_reserve_carve thp_reserve_fault thp_reserve_sysfs"
+suites="thp_reserve_carve thp_reserve_fault thp_reserve_reclaim thp_reserve_sysfs"
 [ -d "$kunit" ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 case $(uname -r) in
 *-patched-debug | *-patched-kasan) must=1 ;;

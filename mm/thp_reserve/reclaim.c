@@ -58,11 +58,30 @@ struct thp_reserve_scan {
 };
 
 /*
+ * The clock step of the reclaim walk at @res, the only entry on its list
+ * if @alone: true if the walk is to pass @res over this time and rotate it
+ * to the tail, because a page of it was handed out since the walk last met
+ * it (@res->referenced, which this clears). Alone on its list @res is the
+ * tail already, and the walk would end there (list_for_each_safe() read
+ * the head as the next item before the rotation): its second chance is
+ * over at once. A walk of twice the list's length thus meets every entry
+ * it does not break at least once without its mark.
+ * Context: the list_lru node lock of @res held.
+ */
+static bool thp_reserve_second_chance(struct thp_reserve *res, bool alone)
+{
+	if (!READ_ONCE(res->referenced))
+		return false;
+	WRITE_ONCE(res->referenced, false);
+	return !alone;
+}
+
+/*
  * list_lru walk callback: break the reservation at @item, unless a page of
  * it was handed out since the walk last met it (@referenced): that entry
  * loses the mark and goes to the tail, so the walk breaks the entries
  * least recently populated first to within one pass (the order of a
- * second-chance clock). Called with the
+ * second-chance clock, thp_reserve_second_chance()). Called with the
  * list_lru node lock @lru_lock held, the first lock of reclaim's order, so
  * the table lock and mmap_lock can only be tried. An entry whose locks are
  * taken is counted (thp_res_reclaim_skip) and rotated to the tail: its mm
@@ -87,17 +106,8 @@ static enum lru_status thp_reserve_isolate(struct list_head *item,
 
 	if (scan->freed >= scan->target)
 		return LRU_STOP;
-	/*
-	 * Populated since the walk last met it: to the tail, once. Alone on
-	 * its list it is the tail already, and the walk would end there
-	 * (list_for_each_safe() read the head as the next item before the
-	 * rotation): its second chance is over at once.
-	 */
-	if (READ_ONCE(res->referenced)) {
-		WRITE_ONCE(res->referenced, false);
-		if (!list_is_singular(&list->list))
-			return LRU_ROTATE;
-	}
+	if (thp_reserve_second_chance(res, list_is_singular(&list->list)))
+		return LRU_ROTATE;
 	if (thp_reserve_reclaim_fails())
 		goto skip;
 	/* On the list_lru, so hashed: its mm and table are alive. */
@@ -603,4 +613,8 @@ void __init thp_reserve_pm_init(void)
 void __init thp_reserve_pm_init(void)
 {
 }
+#endif
+
+#ifdef CONFIG_THP_RESERVATIONS_KUNIT_TEST
+#include "tests/reclaim-kunit.h"
 #endif
