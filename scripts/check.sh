@@ -55,9 +55,14 @@ ln -sfn "$res" "$BUILD/results/check-latest"
 list=$res/tests
 {
 	# The project's tests: those outside the tree, and the reservation
-	# tests built in the tree's mm selftests (thp_reserve*).
-	for t in "$BUILD"/kselftest/project/* "$BUILD"/kselftest/mm/thp_reserve*; do
+	# tests built in the tree's mm selftests, one per selftests/thp_reserve*.c
+	# (a binary left from a removed source does not run).
+	for t in "$BUILD"/kselftest/project/*; do
 		[ -x "$t" ] && printf 'project-%s\t%s\t./%s\n' "$(basename "$t")" "$(dirname "$t")" "$(basename "$t")"
+	done
+	for f in "$TOP"/selftests/thp_reserve*.c; do
+		t=$(basename "$f" .c)
+		printf 'project-%s\t%s\t./%s\n' "$t" "$BUILD/kselftest/mm" "$t"
 	done
 	grep -v '^#' "$TOP/selftests/upstream-tests" | grep -v '^$' |
 		while IFS=$'\t' read -r label cmd; do
