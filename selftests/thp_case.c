@@ -18,7 +18,7 @@ unsigned char pat(unsigned int seed, unsigned long off)
 }
 
 /* Write the first n bytes of page pg with the pattern of seed. */
-void put(char *p, struct layout *l, int pg, unsigned int n, unsigned int seed)
+void layout_put(char *p, struct layout *l, int pg, unsigned int n, unsigned int seed)
 {
 	char *q = p + pg * PG;
 
@@ -29,13 +29,13 @@ void put(char *p, struct layout *l, int pg, unsigned int n, unsigned int seed)
 }
 
 /* Write all of page pg with a pattern of its own. */
-void fill(char *p, struct layout *l, int pg)
+void layout_fill(char *p, struct layout *l, int pg)
 {
-	put(p, l, pg, PG, 0x1000 + pg);
+	layout_put(p, l, pg, PG, 0x1000 + pg);
 }
 
 /* Every byte of pages [from, to): the pattern where written, zero elsewhere. */
-bool verify(const char *what, const char *p, const struct layout *l, int from, int to)
+bool layout_verify(const char *what, const char *p, const struct layout *l, int from, int to)
 {
 	for (int pg = from; pg < to; pg++) {
 		const unsigned char *q = (const unsigned char *)p + pg * PG;
@@ -56,7 +56,7 @@ bool verify(const char *what, const char *p, const struct layout *l, int from, i
 }
 
 /*
- * verify() that goes on past a mismatch, over the written pages only: the
+ * layout_verify() that goes on past a mismatch, over the written pages only: the
  * number of their bytes that are not the pattern where written and zero
  * elsewhere. The first such byte is printed if print.
  */
@@ -280,7 +280,7 @@ bool fill_reserving(const char *what, char *p, struct layout *l, const int *page
 
 	counters_read(&a);
 	for (int i = 0; i < n; i++)
-		fill(p, l, pages[i]);
+		layout_fill(p, l, pages[i]);
 	counters_read(&b);
 	return deltas(what, &a, &b, 1, n - 1, 0, NPG - n);
 }
@@ -297,7 +297,7 @@ bool fill_unreserved(const char *what, char *p, struct layout *l, int pg)
 	struct counters a, b;
 
 	counters_read(&a);
-	fill(p, l, pg);
+	layout_fill(p, l, pg);
 	counters_read(&b);
 	return deltas(what, &a, &b, 0, 0, 0, 0);
 }
@@ -308,11 +308,11 @@ bool fill_unreserved(const char *what, char *p, struct layout *l, int pg)
  */
 bool check_small_pages(const char *what, char *p, const struct layout *l, long rss_kb)
 {
-	bool ok = expect("Rss kB", smaps_kb(p, "Rss"), rss_kb);
+	bool ok = expect_eq("Rss kB", smaps_kb(p, "Rss"), rss_kb);
 
-	ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
+	ok &= expect_eq("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 0);
 	ok &= check_block(what, p, l);
-	ok &= verify(what, p, l, 0, NPG);
+	ok &= layout_verify(what, p, l, 0, NPG);
 	return ok;
 }
 

@@ -76,9 +76,9 @@ extern const int std_pages[NR_STD];
 
 /* ---- data patterns ---- */
 unsigned char pat(unsigned int seed, unsigned long off);
-void put(char *p, struct layout *l, int pg, unsigned int n, unsigned int seed);
-void fill(char *p, struct layout *l, int pg);
-bool verify(const char *what, const char *p, const struct layout *l, int from, int to);
+void layout_put(char *p, struct layout *l, int pg, unsigned int n, unsigned int seed);
+void layout_fill(char *p, struct layout *l, int pg);
+bool layout_verify(const char *what, const char *p, const struct layout *l, int from, int to);
 long count_bad(const char *what, const char *p, const struct layout *l, bool print);
 bool page_is_zero(const char *q);
 bool check_block(const char *what, char *p, const struct layout *l);
@@ -114,16 +114,10 @@ static inline void case_end(struct tcase *t, bool freed_all)
  */
 static inline int run_cases(void (* const *tests)(void), size_t n)
 {
-	char v[64];
 	long res;
 
 	ksft_print_header();
-	if (getpagesize() != (int)PG)
-		ksft_exit_skip("base pages are not 4 KiB\n");
-	if (thp_get_policy("enabled", v, sizeof(v)))
-		ksft_exit_skip("no transparent hugepage support\n");
-	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
-		ksft_exit_skip("no THP reservations (no " THP_SYSFS "promotion_threshold)\n");
+	thp_reserve_require();
 	/*
 	 * The cases fill ranges from their first page, in order: early
 	 * promotion (thp_reserve_fault) would promote them at 16 used pages.
@@ -162,7 +156,7 @@ void check_call(struct tcase *t, const char *call, int ret);
 static inline void end_intact(struct tcase *t, const char *what, char *p,
 			      const struct layout *l)
 {
-	t->ok &= verify(what, p, l, 0, NPG);
+	t->ok &= layout_verify(what, p, l, 0, NPG);
 	unmap_region(p, PMD);
 	case_end(t, true);
 }

@@ -58,9 +58,9 @@ static void test_populate(void)
 	t.ok &= fill_reserves("first write", p, &l, 37);
 	/* Half pages: the rest of each must read zero. */
 	counters_read(&a);
-	put(p, &l, 0, PG / 2, 1);
-	put(p, &l, 255, 100, 2);
-	put(p, &l, 511, 1, 3);
+	layout_put(p, &l, 0, PG / 2, 1);
+	layout_put(p, &l, 255, 100, 2);
+	layout_put(p, &l, 511, 1, 3);
 	counters_read(&b);
 	t.ok &= deltas("3 more writes", &a, &b, 0, 3, 0, -3);
 	t.ok &= check_small_pages("populate", p, &l, 16);
@@ -104,9 +104,9 @@ static bool fill_huge(const char *what, char *p, struct layout *l)
 	long thp0 = vmstat_get("thp_fault_alloc");
 	bool ok = fill_unreserved("first write", p, l, 3);
 
-	ok &= expect("thp_fault_alloc delta", vmstat_get("thp_fault_alloc") - thp0, 1);
-	ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
-	ok &= verify(what, p, l, 0, NPG);
+	ok &= expect_eq("thp_fault_alloc delta", vmstat_get("thp_fault_alloc") - thp0, 1);
+	ok &= expect_eq("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
+	ok &= layout_verify(what, p, l, 0, NPG);
 	return ok;
 }
 
@@ -227,7 +227,7 @@ static void test_munmap_all(void)
 
 	case_begin(&t, "release: munmap of the whole range");
 	p = reserve_std(&t, &l);
-	t.ok &= verify("before munmap", p, &l, 0, NPG);
+	t.ok &= layout_verify("before munmap", p, &l, 0, NPG);
 	unmap_releases(&t, p, PMD, 1);
 	case_end(&t, true);
 }
@@ -274,8 +274,8 @@ static void test_exit(void)
 		bool ok;
 
 		ok = fill_reserving("child: 2 writes", p, &l, pages, 2);
-		ok &= expect("child: Rss kB", smaps_kb(p, "Rss"), 8);
-		ok &= verify("child", p, &l, 0, NPG);
+		ok &= expect_eq("child: Rss kB", smaps_kb(p, "Rss"), 8);
+		ok &= layout_verify("child", p, &l, 0, NPG);
 		pipe_send(fds[1], ok);
 		_exit(0);	/* still mapped: exit releases it */
 	}
@@ -308,8 +308,8 @@ static void test_mremap_move(void)
 		unmap_region(p, PMD);
 	} else {
 		expect_release(&t, "mremap move", &a);
-		t.ok &= expect("Rss kB at the destination", smaps_kb(dst, "Rss"), NR_STD * 4);
-		t.ok &= verify("after mremap move", dst, &l, 0, NPG);
+		t.ok &= expect_eq("Rss kB at the destination", smaps_kb(dst, "Rss"), NR_STD * 4);
+		t.ok &= layout_verify("after mremap move", dst, &l, 0, NPG);
 		unmap_region(p, PMD);	/* the guards left behind */
 	}
 	unmap_region(q, 2 * PMD);
@@ -330,7 +330,7 @@ static void test_mremap_shrink(void)
 		t.ok = false;
 	} else {
 		expect_release(&t, "mremap shrink", &a);
-		t.ok &= verify("after mremap shrink", p, &l, 0, NPG / 2);
+		t.ok &= layout_verify("after mremap shrink", p, &l, 0, NPG / 2);
 	}
 	unmap_region(p, PMD);
 	case_end(&t, true);
@@ -364,7 +364,7 @@ static void test_mlock_split(void)
 	p = begin_release(&t, "release: mlock of one page splits the VMA", &l, &a);
 	check_call(&t, "mlock", mlock(p + 300 * PG, PG));
 	expect_release(&t, "mlock of page 300", &a);
-	t.ok &= verify("after mlock", p, &l, 0, NPG);
+	t.ok &= layout_verify("after mlock", p, &l, 0, NPG);
 	munlock(p + 300 * PG, PG);
 	unmap_region(p, PMD);
 	case_end(&t, true);
@@ -408,7 +408,7 @@ static void test_madv_free(void)
 	one.n[300] = l.n[300];
 	one.seed[300] = l.seed[300];
 	if (!page_is_zero(p + 300 * PG))
-		t.ok &= verify("MADV_FREE'd page", p, &one, 300, 301);
+		t.ok &= layout_verify("MADV_FREE'd page", p, &one, 300, 301);
 	l.n[300] = SKIP_PAGE;
 	end_intact(&t, "after MADV_FREE", p, &l);
 }
@@ -442,7 +442,7 @@ static void test_nohugepage(void)
 	check_call(&t, "madvise(MADV_NOHUGEPAGE)", madvise(p, PMD, MADV_NOHUGEPAGE));
 	expect_release(&t, "MADV_NOHUGEPAGE", &a);
 	t.ok &= fill_unreserved("write after MADV_NOHUGEPAGE", p, &l, 50);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), (NR_STD + 1) * 4);
+	t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), (NR_STD + 1) * 4);
 	end_intact(&t, "after MADV_NOHUGEPAGE", p, &l);
 }
 
@@ -460,18 +460,18 @@ static __noreturn void fork_child(char *p, const struct layout *parent, int up, 
 	struct counters c0, c1;
 	bool ok = true;
 
-	ok &= verify("child: parent's data as of fork", p, &l, FA, FB + 1);
+	ok &= layout_verify("child: parent's data as of fork", p, &l, FA, FB + 1);
 	counters_read(&c0);
-	put(p, &l, FA, PG, 0x2000);
-	put(p, &l, FC, PG, 0x2001);
+	layout_put(p, &l, FA, PG, 0x2000);
+	layout_put(p, &l, FC, PG, 0x2001);
 	counters_read(&c1);
 	ok &= deltas("child: writes A and C", &c0, &c1, 0, 0, 0, 0);
-	ok &= verify("child: after its writes", p, &l, FA, FC + 1);
+	ok &= layout_verify("child: after its writes", p, &l, FA, FC + 1);
 	pipe_send(up, ok);
 	/* The parent writes D now. */
 	if (!pipe_wait(down))
 		_exit(2);
-	ok &= verify("child: D after the parent wrote it", p, &l, 0, NPG);
+	ok &= layout_verify("child: D after the parent wrote it", p, &l, 0, NPG);
 	pipe_send(up, ok);
 	_exit(0);
 }
@@ -496,7 +496,7 @@ static void test_fork(void)
 	t.ok &= pipe_wait(up[0]);
 	/* The reservation is still the parent's. */
 	counters_read(&a);
-	put(p, &l, FD, PG, 0x3000);
+	layout_put(p, &l, FD, PG, 0x3000);
 	counters_read(&b);
 	t.ok &= deltas("parent writes D after fork", &a, &b, 0, 1, 0, -1);
 	t.ok &= pipe_send(down[1], true);
@@ -504,11 +504,11 @@ static void test_fork(void)
 	t.ok &= reap_piped(pid, up, down);
 	/* C was written only by the child: for the parent it is a fresh page. */
 	counters_read(&a);
-	put(p, &l, FC, 64, 0x3001);
+	layout_put(p, &l, FC, 64, 0x3001);
 	counters_read(&b);
 	t.ok &= deltas("parent writes C after the child exit", &a, &b, 0, 1, 0, -1);
 	t.ok &= deltas("child's whole life", &s0, &b, 0, 2, 0, -2);
-	t.ok &= verify("parent after the child", p, &l, 0, NPG);
+	t.ok &= layout_verify("parent after the child", p, &l, 0, NPG);
 	t.ok &= check_block("parent after the child", p, &l);
 	unmap_releases(&t, p, PMD, 1);
 	case_end(&t, true);
@@ -551,7 +551,7 @@ static void test_zeroing(void)
 	counters_read(&b);
 	t.ok &= deltas("sparse writes", &a, &b, ZBLOCKS, ZBLOCKS * (ZPER - 1), 0,
 		       ZBLOCKS * (NPG - ZPER));
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), ZBLOCKS * ZPER * 4);
+	t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), ZBLOCKS * ZPER * 4);
 	for (unsigned long off = 0; off < ZLEN && data; off += ZSTEP) {
 		const unsigned char *q = (const unsigned char *)p + off;
 		unsigned long pfn = pagemap_pfn(p + off);
@@ -657,7 +657,7 @@ static void test_userfaultfd(void)
 			.dst = (unsigned long)p + pg * PG, .src = (unsigned long)src, .len = PG,
 		};
 
-		put(src, &none, 0, PG, 0x4000 + pg);
+		layout_put(src, &none, 0, PG, 0x4000 + pg);
 		if (ioctl(fd, UFFDIO_COPY, &copy) || copy.copy != (__s64)PG) {
 			ksft_print_msg("UFFDIO_COPY page %d: %s\n", pg, strerror(errno));
 			t.ok = false;
@@ -670,13 +670,13 @@ static void test_userfaultfd(void)
 	t.ok &= deltas("fault and UFFDIO_COPY in a registered VMA", &a, &b, 0, 0, 0, 0);
 	/* Only copied pages: touching a missing one would block or SIGBUS. */
 	for (size_t i = 0; i < ARRAY_SIZE(copy_pages); i++)
-		t.ok &= verify("UFFDIO_COPY", p, &l, copy_pages[i], copy_pages[i] + 1);
+		t.ok &= layout_verify("UFFDIO_COPY", p, &l, copy_pages[i], copy_pages[i] + 1);
 	range.start = (unsigned long)p;
 	range.len = PMD;
 	if (ioctl(fd, UFFDIO_UNREGISTER, &range))
 		ksft_exit_fail_msg("UFFDIO_UNREGISTER: %s\n", strerror(errno));
 	t.ok &= fill_unreserved("write after unregister", p, &l, 200);
-	t.ok &= verify("after unregister", p, &l, 0, NPG);
+	t.ok &= layout_verify("after unregister", p, &l, 0, NPG);
 	close(fd);
 	unmap_region(p, PMD);
 	case_end(&t, true);
@@ -699,15 +699,15 @@ static void test_thp_disable(void)
 	expect_release(&t, "PR_SET_THP_DISABLE", &a);
 	q = map_region(PMD);
 	t.ok &= fill_unreserved("write with THP disabled", q, &lq, 5);
-	t.ok &= expect("Rss kB with THP disabled", smaps_kb(q, "Rss"), 4);
-	t.ok &= expect("AnonHugePages kB with THP disabled", smaps_kb(q, "AnonHugePages"), 0);
+	t.ok &= expect_eq("Rss kB with THP disabled", smaps_kb(q, "Rss"), 4);
+	t.ok &= expect_eq("AnonHugePages kB with THP disabled", smaps_kb(q, "AnonHugePages"), 0);
 	if (prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0))
 		ksft_exit_fail_msg("prctl(PR_SET_THP_DISABLE, 0): %s\n", strerror(errno));
 	r = map_region(PMD);
 	t.ok &= fill_reserves("write with THP enabled again", r, &lr, 5);
-	t.ok &= verify("reserved before prctl", p, &l, 0, NPG);
-	t.ok &= verify("written with THP disabled", q, &lq, 0, NPG);
-	t.ok &= verify("written after prctl 0", r, &lr, 0, NPG);
+	t.ok &= layout_verify("reserved before prctl", p, &l, 0, NPG);
+	t.ok &= layout_verify("written with THP disabled", q, &lq, 0, NPG);
+	t.ok &= layout_verify("written after prctl 0", r, &lr, 0, NPG);
 	unmap_region(p, PMD);
 	unmap_region(q, PMD);
 	unmap_region(r, PMD);

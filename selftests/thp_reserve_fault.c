@@ -93,7 +93,7 @@ static bool dropped_while_written(const char *p, long pg, int r)
 }
 
 /* Pages [0, n) of the len bytes at p: round r's data where written[], else zero. */
-static bool verify(const char *what, const char *p, long n, const bool *written, int r)
+static bool verify_written(const char *what, const char *p, long n, const bool *written, int r)
 {
 	for (long pg = 0; pg < n; pg++) {
 		int want = written[pg] ? 1 : 0, got = page_state(p, pg, r);
@@ -351,14 +351,14 @@ static void test_early_sequential(void)
 	counters_read(&b);
 	for (long pg = 0; pg < NR_SEQ * NPG; pg++)
 		written[pg] = true;
-	t.ok &= expect("minor faults", faults, NR_SEQ * 16);
+	t.ok &= expect_eq("minor faults", faults, NR_SEQ * 16);
 	t.ok &= deltas("sequential", &a, &b, NR_SEQ, NR_SEQ, 0, NR_SEQ, NR_SEQ * 15, 0);
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), NR_SEQ * 2048);
+	t.ok &= expect_eq("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), NR_SEQ * 2048);
 	for (int r = 0; r < NR_SEQ; r++)
 		t.ok &= in_place("range", p + r * PMD);
-	t.ok &= expect("trace lines 'nr_used=16 ... result=promoted by=early'",
+	t.ok &= expect_eq("trace lines 'nr_used=16 ... result=promoted by=early'",
 		       trace_count(p, " nr_used=16 nr_copied=0 result=promoted by=early"), 1);
-	t.ok &= verify("sequential", p, NR_SEQ * NPG, written, 0);
+	t.ok &= verify_written("sequential", p, NR_SEQ * NPG, written, 0);
 	unmap_region(p, NR_SEQ * PMD);
 	case_end(&t);
 }
@@ -413,11 +413,11 @@ static void test_early_only_in_order(void)
 	counters_read(&b);
 	t.ok &= deltas("four ranges", &a, &b, 1, 1, 0, 4, 15 + 16 + 127 + 15,
 		       (NPG - 17) + (NPG - 128) + (NPG - 16));
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= expect_eq("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
 	t.ok &= in_place("range 0 (pages 15..0)", p);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 2048 + 4 * (17 + 128 + 16));
+	t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), 2048 + 4 * (17 + 128 + 16));
 	for (int r = 0; r < 4; r++)
-		t.ok &= verify("range", p + r * PMD, NPG, w[r], 0);
+		t.ok &= verify_written("range", p + r * PMD, NPG, w[r], 0);
 	unmap_region(p, 4 * PMD);
 	case_end(&t);
 }
@@ -454,18 +454,18 @@ static void test_threshold_in_fault(void)
 	f0 = minor_faults() - f0;
 	counters_read(&b);
 	t.ok &= deltas("63 used", &a, &b, 0, 0, 0, 1, 62, NPG - 63);
-	t.ok &= expect("AnonHugePages kB with 63 used", smaps_kb(p, "AnonHugePages"), 0);
+	t.ok &= expect_eq("AnonHugePages kB with 63 used", smaps_kb(p, "AnonHugePages"), 0);
 	f1 = minor_faults();
 	write_page(p, perm[63], 0);
 	w[0][perm[63]] = true;
-	t.ok &= expect("minor faults for 64 writes", f0 + minor_faults() - f1, 64);
+	t.ok &= expect_eq("minor faults for 64 writes", f0 + minor_faults() - f1, 64);
 	counters_read(&b);
 	t.ok &= deltas("64 used", &a, &b, 1, 0, 0, 1, 63, 0);
-	t.ok &= expect("AnonHugePages kB with 64 used", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= expect_eq("AnonHugePages kB with 64 used", smaps_kb(p, "AnonHugePages"), 2048);
 	t.ok &= in_place("64 used", p);
-	t.ok &= expect("trace lines 'nr_used=64 ... result=promoted by=fault'",
+	t.ok &= expect_eq("trace lines 'nr_used=64 ... result=promoted by=fault'",
 		       trace_count(p, " nr_used=64 nr_copied=0 result=promoted by=fault"), 1);
-	t.ok &= verify("64 used", p, NPG, w[0], 0);
+	t.ok &= verify_written("64 used", p, NPG, w[0], 0);
 
 	thp_set("promotion_threshold", "512");
 	permute(perm, NPG, 11);
@@ -476,16 +476,16 @@ static void test_threshold_in_fault(void)
 		w[1][perm[i]] = true;
 	}
 	f0 = minor_faults() - f0;
-	t.ok &= expect("AnonHugePages kB with 511 used", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= expect_eq("AnonHugePages kB with 511 used", smaps_kb(p, "AnonHugePages"), 2048);
 	f1 = minor_faults();
 	write_page(p + PMD, perm[NPG - 1], 0);
 	w[1][perm[NPG - 1]] = true;
-	t.ok &= expect("minor faults for 512 writes", f0 + minor_faults() - f1, NPG);
+	t.ok &= expect_eq("minor faults for 512 writes", f0 + minor_faults() - f1, NPG);
 	counters_read(&b);
 	t.ok &= deltas("512 used", &a, &b, 1, 0, 0, 1, NPG - 1, 0);
-	t.ok &= expect("AnonHugePages kB, full", smaps_kb(p, "AnonHugePages"), 4096);
+	t.ok &= expect_eq("AnonHugePages kB, full", smaps_kb(p, "AnonHugePages"), 4096);
 	t.ok &= in_place("512 used", p + PMD);
-	t.ok &= verify("512 used", p + PMD, NPG, w[1], 0);
+	t.ok &= verify_written("512 used", p + PMD, NPG, w[1], 0);
 	thp_set("promotion_threshold", "256");
 	thp_set("promotion_early", "16");
 	unmap_region(p, 2 * PMD);
@@ -520,7 +520,7 @@ static void test_pinned(void)
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	iov.iov_base = p + 10 * PG;
 	iov.iov_len = PG;
-	t.ok &= expect("vmsplice", vmsplice(fds[1], &iov, 1, 0), PG);
+	t.ok &= expect_eq("vmsplice", vmsplice(fds[1], &iov, 1, 0), PG);
 	trace_begin();
 	counters_read(&a);
 	for (int pg = 63; pg < 100; pg++) {
@@ -529,13 +529,13 @@ static void test_pinned(void)
 	}
 	counters_read(&b);
 	t.ok &= deltas("pinned, 64..100 used", &a, &b, 0, 0, 1, 0, 37, -37);
-	t.ok &= expect("trace lines 'result=pinned by=fault'",
+	t.ok &= expect_eq("trace lines 'result=pinned by=fault'",
 		       trace_count(p, " nr_used=64 nr_copied=0 result=pinned by=fault"), 1);
-	t.ok &= expect("AnonHugePages kB, pinned", smaps_kb(p, "AnonHugePages"), 0);
-	t.ok &= expect("Rss kB, pinned", smaps_kb(p, "Rss"), 400);
-	t.ok &= verify("pinned", p, NPG, w, 0);
-	t.ok &= expect("bytes read from the pipe", read(fds[0], buf, PG), PG);
-	t.ok &= expect("pipe data is page 10's", !memcmp(buf, p + 10 * PG, PG), 1);
+	t.ok &= expect_eq("AnonHugePages kB, pinned", smaps_kb(p, "AnonHugePages"), 0);
+	t.ok &= expect_eq("Rss kB, pinned", smaps_kb(p, "Rss"), 400);
+	t.ok &= verify_written("pinned", p, NPG, w, 0);
+	t.ok &= expect_eq("bytes read from the pipe", read(fds[0], buf, PG), PG);
+	t.ok &= expect_eq("pipe data is page 10's", !memcmp(buf, p + 10 * PG, PG), 1);
 	close(fds[0]);
 	close(fds[1]);
 	counters_read(&a);
@@ -543,9 +543,9 @@ static void test_pinned(void)
 		ksft_print_msg("MADV_COLLAPSE: %s\n", strerror(errno));
 	counters_read(&b);
 	t.ok &= deltas("unpinned, MADV_COLLAPSE", &a, &b, 1, 0, 0, 0, 0, -(NPG - 100));
-	t.ok &= expect("AnonHugePages kB, unpinned", smaps_kb(p, "AnonHugePages"), 2048);
+	t.ok &= expect_eq("AnonHugePages kB, unpinned", smaps_kb(p, "AnonHugePages"), 2048);
 	t.ok &= in_place("unpinned", p);
-	t.ok &= verify("unpinned", p, NPG, w, 0);
+	t.ok &= verify_written("unpinned", p, NPG, w, 0);
 	thp_set("promotion_threshold", "256");
 	thp_set("promotion_early", "16");
 	unmap_region(p, PMD);
@@ -601,14 +601,14 @@ static void test_threads(void)
 	t.ok &= deltas("threads", &a, &b, NR_SHARED, LONG_MIN, 0, LONG_MIN, LONG_MIN, 0);
 	ksft_print_msg("threads: thp_res_promote_early %+ld, thp_res_alloc %+ld, populate %+ld\n",
 		       b.early - a.early, b.alloc - a.alloc, b.populate - a.populate);
-	t.ok &= expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), NR_SHARED * 2048);
+	t.ok &= expect_eq("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), NR_SHARED * 2048);
 	for (int r = 0; r < NR_SHARED; r++) {
 		char what[32];
 
 		snprintf(what, sizeof(what), "range %d", r);
 		t.ok &= in_place(what, p + r * PMD);
 	}
-	t.ok &= verify("threads", p, NR_SHARED * NPG, written, 0);
+	t.ok &= verify_written("threads", p, NR_SHARED * NPG, written, 0);
 	unmap_region(p, NR_SHARED * PMD);
 	case_end(&t);
 }
@@ -683,8 +683,8 @@ static void test_first_writes(void)
 			break;
 		}
 	}
-	t.ok &= expect("pages outside their range's block", bad, 0);
-	t.ok &= verify("first writes", p, NR_FIRST * NPG, written, 0);
+	t.ok &= expect_eq("pages outside their range's block", bad, 0);
+	t.ok &= verify_written("first writes", p, NR_FIRST * NPG, written, 0);
 	unmap_region(p, NR_FIRST * PMD);
 	case_end(&t);
 }
@@ -795,7 +795,7 @@ static void test_races(void)
 	pthread_barrier_wait(&r.start);
 	pthread_join(tid, NULL);
 	counters_read(&b);
-	t.ok &= expect("pages with wrong contents", garbage, 0);
+	t.ok &= expect_eq("pages with wrong contents", garbage, 0);
 	ksft_print_msg("races: thp_res_promote %+ld (early %+ld), failed %+ld, alloc %+ld\n",
 		       b.promote - a.promote, b.early - a.early, b.failed - a.failed,
 		       b.alloc - a.alloc);
@@ -843,19 +843,19 @@ static void test_no_write_lock(void)
 	thp_set("khugepaged/scan_sleep_millisecs", "600000");
 	write_text(LOCK_EVENT, "0");
 	write_text(PROMOTE_EVENT, "0");
-	t.ok &= expect("AnonHugePages kB after khugepaged", huge, 4096);
-	t.ok &= expect("trace lines 'result=promoted by=khugepaged' for range 1",
+	t.ok &= expect_eq("AnonHugePages kB after khugepaged", huge, 4096);
+	t.ok &= expect_eq("trace lines 'result=promoted by=khugepaged' for range 1",
 		       trace_count(p + PMD, " nr_copied=0 result=promoted by=khugepaged"), 1);
 	if (!trace_mm(p, " result=promoted by=early", mm, sizeof(mm))) {
 		ksft_print_msg("no 'result=promoted by=early' line for range 0\n");
 		t.ok = false;
 	} else {
-		t.ok &= expect("mmap_lock taken for writing", trace_write_locks(mm), 0);
+		t.ok &= expect_eq("mmap_lock taken for writing", trace_write_locks(mm), 0);
 	}
 	t.ok &= in_place("range 0", p);
 	t.ok &= in_place("range 1", p + PMD);
-	t.ok &= verify("range 0", p, NPG, w[0], 0);
-	t.ok &= verify("range 1", p + PMD, NPG, w[1], 0);
+	t.ok &= verify_written("range 0", p, NPG, w[0], 0);
+	t.ok &= verify_written("range 1", p + PMD, NPG, w[1], 0);
 	unmap_region(p, 2 * PMD);
 	case_end(&t);
 }
@@ -918,7 +918,7 @@ static void test_table(void)
 		t.ok = false;
 	}
 	counters_read(&b);
-	t.ok &= expect("thp_res_release at the munmap", b.release - a.release,
+	t.ok &= expect_eq("thp_res_release at the munmap", b.release - a.release,
 		       TAB_CUT1 - TAB_CUT0 + 1);
 	t.ok &= deltas("munmap", &a, &b, 0, 0, 0, 0, 0,
 		       -(TAB_CUT1 - TAB_CUT0 + 1) * (long)(NPG - 3));
@@ -937,7 +937,7 @@ static void test_table(void)
 	counters_read(&a);
 	unmap_region(p, NR_TAB * PMD);
 	counters_read(&b);
-	t.ok &= expect("thp_res_release at the last munmap", b.release - a.release, left);
+	t.ok &= expect_eq("thp_res_release at the last munmap", b.release - a.release, left);
 	t.ok &= deltas("last munmap", &a, &b, 0, 0, 0, 0, 0, -left * (long)(NPG - 4));
 	case_end(&t);
 }
@@ -959,8 +959,7 @@ int main(void)
 	char v[64];
 
 	ksft_print_header();
-	if (getpagesize() != (int)PG)
-		ksft_exit_skip("base pages are not 4 KiB\n");
+	thp_reserve_require();
 	if (thp_get_policy("promotion_early", v, sizeof(v)))
 		ksft_exit_skip("no promotion in the fault path (no " THP_SYSFS "promotion_early)\n");
 	/* Whatever is PMD-mapped in a case was promoted by a fault. */

@@ -103,8 +103,8 @@ static void test_migration(void)
 			t.ok = false;
 		}
 	}
-	t.ok &= verify("after migration", p, &l, 0, NPG);
-	put(p, &l, 200, 64, 0x5000);
+	t.ok &= layout_verify("after migration", p, &l, 0, NPG);
+	layout_put(p, &l, 200, 64, 0x5000);
 	counters_read(&b);
 	if (b.release != a.release) {
 		wait_reserved(t.c0.reserved);
@@ -117,7 +117,7 @@ static void test_migration(void)
 		t.ok &= check_block("after migration", p, &l);
 		addr[NR_STD] = p + 200 * PG;
 		syscall(SYS_move_pages, 0, 1, &addr[NR_STD], NULL, &status[NR_STD], 0);
-		t.ok &= expect("node of the page written after migration", status[NR_STD], to);
+		t.ok &= expect_eq("node of the page written after migration", status[NR_STD], to);
 	} else {
 		ksft_print_msg("migration: reservation released\n");
 		t.ok &= deltas("migration and write", &a, &b, 0, 0, 1, t.c0.reserved - a.reserved);
@@ -162,8 +162,8 @@ static void test_ksm(void)
 		if (read_text(knobs[i], saved[i], sizeof(saved[i])))
 			saved[i][0] = '\0';
 	p = reserve_std(&t, &l);
-	put(p, &l, 2, PG, 0x6000);
-	put(p, &l, 3, PG, 0x6000);
+	layout_put(p, &l, 2, PG, 0x6000);
+	layout_put(p, &l, 3, PG, 0x6000);
 	counters_read(&a);
 	if (madvise(p, PMD, MADV_MERGEABLE)) {
 		ksft_print_msg("madvise(MADV_MERGEABLE): %s\n", strerror(errno));
@@ -179,10 +179,10 @@ static void test_ksm(void)
 	ksft_print_msg("KSM: full_scans %+ld, pages_sharing %ld, thp_res_release %+ld\n",
 		       ksm_get(KSM "full_scans") - scans, ksm_get(KSM "pages_sharing"),
 		       b.release - a.release);
-	t.ok &= verify("after KSM scans", p, &l, 0, NPG);
+	t.ok &= layout_verify("after KSM scans", p, &l, 0, NPG);
 	if (write_text(KSM "run", "2"))
 		ksft_print_msg("KSM: unmerge (run=2) failed\n");
-	t.ok &= verify("after KSM unmerge", p, &l, 0, NPG);
+	t.ok &= layout_verify("after KSM unmerge", p, &l, 0, NPG);
 	for (int i = 2; i >= 0; i--)
 		if (saved[i][0])
 			write_text(knobs[i], saved[i]);
@@ -220,8 +220,8 @@ static void test_memcg(void)
 		if (!pipe_wait(down[0]))
 			_exit(2);
 		p = map_region(PMD);
-		fill(p, &l, 7);
-		pipe_send(up[1], verify("child in the memcg", p, &l, 0, NPG));
+		layout_fill(p, &l, 7);
+		pipe_send(up[1], layout_verify("child in the memcg", p, &l, 0, NPG));
 		pipe_wait(down[0]);
 		_exit(0);
 	}
@@ -299,7 +299,7 @@ static void test_tracepoints(void)
 	p = map_region(PMD);
 	t.ok &= fill_reserves("write", p, &l, 5);
 	t.ok &= check_block("write", p, &l);
-	t.ok &= verify("write", p, &l, 0, NPG);
+	t.ok &= layout_verify("write", p, &l, 0, NPG);
 	pfn = pagemap_pfn(p + 5 * PG);
 	unmap_releases(&t, p, PMD, 1);
 	tracing_end(&tr);
@@ -368,7 +368,7 @@ static void test_memavailable(void)
 	avail0 = meminfo_kb("MemAvailable");
 	free0 = free_kb();
 	for (int i = 0; i < MRANGES; i++)
-		put(p + i * PMD, &l, mem_page(i), 1, 0x7000 + i);
+		layout_put(p + i * PMD, &l, mem_page(i), 1, 0x7000 + i);
 	counters_read(&b);
 	avail1 = meminfo_kb("MemAvailable");
 	free1 = free_kb();
@@ -394,7 +394,7 @@ static void test_memavailable(void)
 		memset(&l, 0, sizeof(l));
 		l.seed[mem_page(i)] = 0x7000 + i;
 		l.n[mem_page(i)] = 1;
-		if (!verify("after the 64 writes", p + i * PMD, &l, 0, NPG)) {
+		if (!layout_verify("after the 64 writes", p + i * PMD, &l, 0, NPG)) {
 			ksft_print_msg("(in range %d)\n", i);
 			t.ok = false;
 			break;
@@ -477,7 +477,7 @@ static void test_alloc_failure(void)
 			 * but this one write fault (no libc allocation, no
 			 * output): the one failure is the block's.
 			 */
-			fill(p, &l, 9);
+			layout_fill(p, &l, 9);
 			if (write_text(MAKE_IT_FAIL, "0")) {
 				ksft_print_msg("write 0 to %s failed\n", MAKE_IT_FAIL);
 				t.ok = false;
@@ -492,9 +492,9 @@ static void test_alloc_failure(void)
 		}
 	}
 	if (!l.n[9])
-		fill(p, &l, 9);	/* not configured: the case has failed already */
+		layout_fill(p, &l, 9);	/* not configured: the case has failed already */
 	counters_read(&b);
-	t.ok &= expect("thp_res_alloc_failed delta", b.failed - a.failed, 1);
+	t.ok &= expect_eq("thp_res_alloc_failed delta", b.failed - a.failed, 1);
 	t.ok &= deltas("write fault with the block allocation failing", &a, &b, 0, 0, 0, 0);
 	anon = smaps_kb(p, "AnonHugePages");
 	rss = smaps_kb(p, "Rss");
@@ -504,7 +504,7 @@ static void test_alloc_failure(void)
 		ksft_print_msg("Rss %ld kB, want >= 4 kB\n", rss);
 		t.ok = false;
 	}
-	t.ok &= verify("after the failed block allocation", p, &l, 0, NPG);
+	t.ok &= layout_verify("after the failed block allocation", p, &l, 0, NPG);
 	if (defrag[0])
 		thp_set("defrag", defrag);
 	unmap_region(p, PMD);

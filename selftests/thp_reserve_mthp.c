@@ -202,11 +202,11 @@ static bool mdeltas(const char *what, const struct mcounters *a, const int *head
 
 		snprintf(name, sizeof(name), "hugepages-%lukB/stats/res_promote",
 			 (PG << order) >> 10);
-		ok &= expect(name, b.promote[order] - a->promote[order], want[order]);
+		ok &= expect_eq(name, b.promote[order] - a->promote[order], want[order]);
 	}
-	ok &= expect("thp_res_mthp_promote", b.total - a->total, total);
+	ok &= expect_eq("thp_res_mthp_promote", b.total - a->total, total);
 	if (reclaimed)
-		ok &= expect("thp_res_reclaim", b.reclaim - a->reclaim, NPG - used - filled);
+		ok &= expect_eq("thp_res_reclaim", b.reclaim - a->reclaim, NPG - used - filled);
 	if (!ok)
 		ksft_print_msg("%s: counters above\n", what);
 	return ok;
@@ -248,7 +248,7 @@ static void carve_check(struct tcase *t, const struct carved *cv, const char *wh
 {
 	t->ok &= mdeltas(what, &cv->m0, cv->head, cv->filled, nr_used(cv->used), reclaimed);
 	t->ok &= check_carved(what, q, cv->used, cv->head, cv->pfn0);
-	t->ok &= verify(what, q, &cv->l, 0, NPG);
+	t->ok &= layout_verify(what, q, &cv->l, 0, NPG);
 }
 
 /*
@@ -270,7 +270,7 @@ static void test_mthp_reclaim(void)
 	mthp_enable(1UL << ORDER_64K);
 	p = map_region(PMD);
 	carve_begin(&t, &cv, p);
-	t.ok &= expect("pages the model fills in", cv.filled, 8);
+	t.ok &= expect_eq("pages the model fills in", cv.filled, 8);
 	freed = NPG - nr_used(cv.used) - cv.filled;
 	free0 = free_slab_kb();
 	drop_reservations(&t);
@@ -282,7 +282,7 @@ static void test_mthp_reclaim(void)
 		ksft_print_msg("free memory rose by %ld kB, want >= %ld kB\n", rise, freed * 4);
 		t.ok = false;
 	}
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), (nr_used(cv.used) + cv.filled) * 4L);
+	t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), (nr_used(cv.used) + cv.filled) * 4L);
 	carve_check(&t, &cv, "after the break", p, true);
 	mthp_enable(0);
 	unmap_releases(&t, p, PMD, 0);
@@ -322,8 +322,8 @@ static void test_mthp_orders(void)
 		drop_reservations(&t);
 		t.ok &= mdeltas(what, &m0, head, filled, nr_used(used), true);
 		t.ok &= check_carved(what, p, used, head, pfn0);
-		t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), (nr_used(used) + filled) * 4L);
-			t.ok &= verify(what, p, &l, 0, NPG);
+		t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), (nr_used(used) + filled) * 4L);
+			t.ok &= layout_verify(what, p, &l, 0, NPG);
 		unmap_region(p, PMD);
 	}
 	mthp_enable(0);
@@ -355,17 +355,17 @@ static void test_mthp_creep(void)
 	t.ok &= reserve_runs("reserve", p, &l, used, runs, 16);
 	pfn0 = block_pfn(p, 0);
 	filled = model_carve(used, 1UL << ORDER_64K, 256, head);
-	t.ok &= expect("pages filled in", filled, 128);
+	t.ok &= expect_eq("pages filled in", filled, 128);
 	drop_reservations(&t);
 	t.ok &= check_carved("after the break", p, used, head, pfn0);
 	pcounters_read(&pa);
-	t.ok &= expect("AnonHugePages kB after 8 khugepaged scans",
+	t.ok &= expect_eq("AnonHugePages kB after 8 khugepaged scans",
 		       khugepaged_until(p, 2048, 8), 0);
 	pcounters_read(&pb);
 	t.ok &= pdeltas("khugepaged", &pa, &pb, 0, 0, 0, 0);
 	t.ok &= check_carved("after the scans", p, used, head, pfn0);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 256 * 4L);
-	t.ok &= verify("after the scans", p, &l, 0, NPG);
+	t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), 256 * 4L);
+	t.ok &= layout_verify("after the scans", p, &l, 0, NPG);
 	mthp_enable(0);
 	unmap_region(p, PMD);
 	case_end(&t, true);

@@ -125,7 +125,7 @@ static __noreturn void reclaim_child(int up)
 		for (int i = 0; i < RRANGES; i++) {
 			if (!j)
 				reclaim_layout(&l[i], i);
-			put(p + i * PMD, &l[i], 4 * j, l[i].n[4 * j], l[i].seed[4 * j]);
+			layout_put(p + i * PMD, &l[i], 4 * j, l[i].n[4 * j], l[i].seed[4 * j]);
 		}
 	}
 	vmstat_refresh();
@@ -133,7 +133,7 @@ static __noreturn void reclaim_child(int up)
 	if (!reclaim_limit(&r, 0, "memory.reclaim", "1M"))
 		_exit(4);
 	for (int i = 2; i < RRANGES; i += 2)
-		put(p + i * PMD, &l[i], 1, PG, 0x9000 + i);
+		layout_put(p + i * PMD, &l[i], 1, PG, 0x9000 + i);
 	if (!reclaim_limit(&r, 1, "memory.max", "16M"))
 		_exit(4);
 	for (int i = 0; i < RRANGES; i++)
@@ -234,24 +234,24 @@ static void test_reclaim(void)
 			ksft_print_msg("memory.max 4M: %ld more broken, thp_res_reclaim %+ld, pswpout %+ld; Rss %ld kB, Swap %ld kB\n",
 				       r.release[2], r.reclaim[2], r.pswpout[2], r.rss_kb,
 				       r.swap_kb);
-			t.ok &= expect("bad bytes", r.bad, 0);
-			t.ok &= expect("thp_res_alloc", r.alloc, RRANGES);
-			t.ok &= expect("reservations broken by memory.reclaim", r.release[0], 1);
-			t.ok &= expect("thp_res_reclaim at memory.reclaim", r.reclaim[0],
+			t.ok &= expect_eq("bad bytes", r.bad, 0);
+			t.ok &= expect_eq("thp_res_alloc", r.alloc, RRANGES);
+			t.ok &= expect_eq("reservations broken by memory.reclaim", r.release[0], 1);
+			t.ok &= expect_eq("thp_res_reclaim at memory.reclaim", r.reclaim[0],
 				       reclaim_unused(0, 1));
-			t.ok &= expect("pswpout at memory.reclaim", r.pswpout[0], 0);
+			t.ok &= expect_eq("pswpout at memory.reclaim", r.pswpout[0], 0);
 			if (r.release[1] < 1 || n >= RRANGES) {
 				ksft_print_msg("memory.max 16M broke %ld reservations, want some but not all\n",
 					       r.release[1]);
 				t.ok = false;
 			} else {
 				t.ok &= reclaim_order_ok(&r, n);
-				t.ok &= expect("thp_res_reclaim at 16M", r.reclaim[1],
+				t.ok &= expect_eq("thp_res_reclaim at 16M", r.reclaim[1],
 					       reclaim_unused(1, n));
 			}
-			t.ok &= expect("pswpout at 16M", r.pswpout[1], 0);
-			t.ok &= expect("reservations broken at 4M", r.release[2], RRANGES - n);
-			t.ok &= expect("thp_res_reclaim at 4M", r.reclaim[2],
+			t.ok &= expect_eq("pswpout at 16M", r.pswpout[1], 0);
+			t.ok &= expect_eq("reservations broken at 4M", r.release[2], RRANGES - n);
+			t.ok &= expect_eq("thp_res_reclaim at 4M", r.reclaim[2],
 				       reclaim_unused(n, RRANGES));
 			if (r.pswpout[2] < 1) {
 				ksft_print_msg("pswpout %+ld at 4M: the data was not swapped\n",
@@ -262,7 +262,7 @@ static void test_reclaim(void)
 		/* Every reservation made was released. */
 		wait_reserved(t.c0.reserved);
 		counters_read(&b);
-		t.ok &= expect("thp_res_release over the child's life", b.release - a.release,
+		t.ok &= expect_eq("thp_res_release over the child's life", b.release - a.release,
 			       b.alloc - a.alloc);
 	}
 	t.ok &= cg_remove(CG_RECLAIM, enabled_memory);
@@ -309,7 +309,7 @@ static void test_compaction(void)
 	p = reserve_std(&t, &l);
 	counters_read(&a);
 	for (size_t i = 0; i < ARRAY_SIZE(more); i++)
-		fill(p, &l, more[i]);
+		layout_fill(p, &l, more[i]);
 	counters_read(&b);
 	t.ok &= deltas("4 more writes", &a, &b, 0, 4, 0, -4);
 	pfn0 = pagemap_pfn(p);
@@ -324,7 +324,7 @@ static void test_compaction(void)
 	t.ok &= check_small_pages("after compact_memory", p, &l, (NR_STD + 4) * 4);
 	/* Partial pages: the rest of each must read zero. */
 	for (size_t i = 0; i < ARRAY_SIZE(later); i++)
-		put(p, &l, later[i], 100 + 1000 * i, 0x9000 + i);
+		layout_put(p, &l, later[i], 100 + 1000 * i, 0x9000 + i);
 	counters_read(&b);
 	t.ok &= deltas("compact_memory and 4 writes", &a, &b, 0, 4, 0, -4);
 	t.ok &= check_small_pages("writes after compact_memory", p, &l, (NR_STD + 8) * 4);
@@ -383,7 +383,7 @@ static void test_drop_caches(void)
 	}
 	counters_read(&b);
 	t.ok &= deltas("drop_caches", &a, &b, 0, 0, DRANGES, t.c0.reserved - a.reserved);
-	t.ok &= expect("thp_res_reclaim", vmstat_get("thp_res_reclaim") - rec0, unused);
+	t.ok &= expect_eq("thp_res_reclaim", vmstat_get("thp_res_reclaim") - rec0, unused);
 	/* Slab counts as free here, so dropped slab objects do not add to the rise. */
 	rise = free_rise(free0, unused * 4 - unused * 4 / 10);
 	if (rise < unused * 4 - unused * 4 / 10) {
@@ -395,11 +395,11 @@ static void test_drop_caches(void)
 			ksft_print_msg("range %d: page 0 is still part of a THP\n", i);
 			t.ok = false;
 		}
-		t.ok &= verify("after drop_caches", p + i * PMD, &l[i], 0, NPG);
+		t.ok &= layout_verify("after drop_caches", p + i * PMD, &l[i], 0, NPG);
 	}
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), DRANGES * NR_STD * 4);
+	t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), DRANGES * NR_STD * 4);
 	t.ok &= fill_unreserved("a never-used page afterwards", p, &l[0], 256);
-	t.ok &= verify("after the write", p, &l[0], 0, NPG);
+	t.ok &= layout_verify("after the write", p, &l[0], 0, NPG);
 	unmap_releases(&t, p, DRANGES * PMD, 0);
 	case_end(&t, true);
 }
@@ -427,7 +427,7 @@ static __noreturn void mreclaim_child(int up, int down)
 	if (!pipe_wait(down))
 		_exit(1);
 	for (int i = 0; i < MRECL_RANGES; i++)
-		ok &= verify("child: after memory.reclaim", p + i * PMD, &l[i], 0, NPG);
+		ok &= layout_verify("child: after memory.reclaim", p + i * PMD, &l[i], 0, NPG);
 	pipe_send(up, ok);
 	pipe_wait(down);
 	_exit(0);
@@ -472,15 +472,16 @@ static void test_memory_reclaim(void)
 	n = b.release - a.release;
 	ksft_print_msg("memory.reclaim %s: %ld reservations broken, thp_res_reclaim %+ld, pswpout %+ld\n",
 		       req, n, vmstat_get("thp_res_reclaim") - rec, vmstat_get("pswpout") - out);
-	t.ok &= expect("reservations broken", n, want_n);
-	t.ok &= expect("thp_res_reclaim", vmstat_get("thp_res_reclaim") - rec, n * (NPG - NR_STD));
-	t.ok &= expect("pswpout", vmstat_get("pswpout") - out, 0);
+	t.ok &= expect_eq("reservations broken", n, want_n);
+	t.ok &= expect_eq("thp_res_reclaim", vmstat_get("thp_res_reclaim") - rec,
+			  n * (NPG - NR_STD));
+	t.ok &= expect_eq("pswpout", vmstat_get("pswpout") - out, 0);
 	t.ok &= deltas("memory.reclaim", &a, &b, 0, 0, n, -n * (NPG - NR_STD));
 
 	/* The parent's reservation, outside the group, still hands out pages. */
 	CHECK(&t, in_thp(q));
 	counters_read(&c);
-	fill(q, &lq, 256);
+	layout_fill(q, &lq, 256);
 	counters_read(&d);
 	t.ok &= deltas("parent's reservation", &c, &d, 0, 1, 0, -1);
 	t.ok &= check_block("parent's reservation", q, &lq);
@@ -539,13 +540,13 @@ static __noreturn void holder_child(int node, int up, int down)
 	bind_node(node);
 	p = map_region(NRANGES * PMD);
 	for (int i = 0; i < NRANGES; i++)
-		put(p + i * PMD, &l, NB_PAGE, PG, 0xb000 + node * NRANGES + i);
+		layout_put(p + i * PMD, &l, NB_PAGE, PG, 0xb000 + node * NRANGES + i);
 	pipe_send(up, true);
 	if (!pipe_wait(down))
 		_exit(1);
 	for (int i = 0; i < NRANGES; i++) {
 		l.seed[NB_PAGE] = 0xb000 + node * NRANGES + i;
-		ok &= verify("holder: after the balloon", p + i * PMD, &l, 0, NPG);
+		ok &= layout_verify("holder: after the balloon", p + i * PMD, &l, 0, NPG);
 	}
 	pipe_send(up, ok);
 	_exit(!ok);
@@ -621,9 +622,9 @@ static void test_node_pressure(void)
 		ksft_print_msg("the balloon did not fill up (killed?)\n");
 		t.ok = false;
 	}
-	t.ok &= expect("oom_kill", vmstat_get("oom_kill") - oom, 0);
-	t.ok &= expect("pswpout", vmstat_get("pswpout") - out, 0);
-	t.ok &= expect("node 1 nr_thp_reserved", res1[1], res0[1]);
+	t.ok &= expect_eq("oom_kill", vmstat_get("oom_kill") - oom, 0);
+	t.ok &= expect_eq("pswpout", vmstat_get("pswpout") - out, 0);
+	t.ok &= expect_eq("node 1 nr_thp_reserved", res1[1], res0[1]);
 	/* The balloon left 64 MiB of the free memory: the rest came from reservations. */
 	need = (need - 65536) / 4;
 	if (res0[0] - res1[0] < need) {
@@ -684,7 +685,7 @@ static void sparse_write(char *p, struct layout *l, int r, int i)
 	sparse_layout(&w, r, i);
 	for (int pg = 0; pg < NPG; pg++)
 		if (w.n[pg])
-			put(p, l, pg, w.n[pg], w.seed[pg]);
+			layout_put(p, l, pg, w.n[pg], w.seed[pg]);
 }
 
 static long sparse_check(const char *what, char *p, struct layout *l, int n, bool print)
@@ -716,7 +717,7 @@ static __noreturn void sparse_worker(int up)
 		kid = fork();
 		if (!kid) {
 			for (int i = 0; i < SRANGES; i += 3)
-				put(p + i * PMD, &l[i], 200, PG, 0xf000 + i);
+				layout_put(p + i * PMD, &l[i], 200, PG, 0xf000 + i);
 			_exit(sparse_check("worker's child", p, l, SRANGES, true) ? 1 : 0);
 		}
 		/* Move the upper half away; discard one range. */
@@ -752,11 +753,11 @@ static void test_stress(void)
 	bool enabled_memory;
 	struct counters b;
 	struct tcase t;
-	char secs[16];
+	char secs[16], prog[256];
 	int st;
 
-	if (access("/usr/bin/stress-ng", X_OK)) {
-		ksft_test_result_skip("%s (no /usr/bin/stress-ng)\n", name);
+	if (!find_program("stress-ng", prog, sizeof(prog))) {
+		ksft_test_result_skip("%s (no stress-ng in PATH)\n", name);
 		return;
 	}
 	if (!cg_create(name, CG_STRESS, &enabled_memory))
@@ -777,7 +778,7 @@ static void test_stress(void)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execl("/usr/bin/stress-ng", "stress-ng", "--vm", "1", "--vm-bytes", "48M",
+		execl(prog, "stress-ng", "--vm", "1", "--vm-bytes", "48M",
 		      "--mmapfork", "1", "--mremap", "1", "--madvise", "1", "--fork", "1",
 		      "--timeout", secs, NULL);
 		_exit(127);
@@ -795,7 +796,7 @@ static void test_stress(void)
 			t.ok = false;
 		}
 		ksft_print_msg("worker %d: %ld rounds, %ld bad bytes\n", w, rep.rounds, rep.bad);
-		t.ok &= expect("bad bytes", rep.bad, 0);
+		t.ok &= expect_eq("bad bytes", rep.bad, 0);
 		CHECK(&t, rep.rounds >= 1);
 		t.ok &= reap_piped(worker[w], up[w], down[w]);
 	}
@@ -819,7 +820,7 @@ static void test_stress(void)
 		ksft_print_msg("reclaim broke no reservation: no race was tried\n");
 		t.ok = false;
 	}
-	t.ok &= expect("thp_res_alloc - thp_res_release - thp_res_promote",
+	t.ok &= expect_eq("thp_res_alloc - thp_res_release - thp_res_promote",
 		       (b.alloc - t.c0.alloc) - (b.release - t.c0.release) -
 		       (promote1 - promote0), 0);
 	case_end(&t, false);

@@ -43,17 +43,17 @@ static bool check_in_place(const char *what, char *p, unsigned long pfn0)
 static void fill_range(char *p, struct layout *l, int from, int to)
 {
 	for (int pg = from; pg < to; pg++)
-		fill(p, l, pg);
+		layout_fill(p, l, pg);
 }
 
 /* The range at p is mapped by the block at pfn0, reads what was written, Rss 2 MiB. */
 static bool check_promoted(const char *what, char *p, const struct layout *l,
 			   unsigned long pfn0)
 {
-	bool ok = expect("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
+	bool ok = expect_eq("AnonHugePages kB", smaps_kb(p, "AnonHugePages"), 2048);
 
 	ok &= check_in_place(what, p, pfn0);
-	ok &= verify(what, p, l, 0, NPG);
+	ok &= layout_verify(what, p, l, 0, NPG);
 	return ok;
 }
 
@@ -176,13 +176,13 @@ static void test_promote_khugepaged(void)
 	thp_set("promotion_threshold", "256");
 	counters_read(&a);
 	pcounters_read(&pa);
-	t.ok &= expect("AnonHugePages kB after khugepaged", khugepaged_until(p, 2048, 3), 2048);
+	t.ok &= expect_eq("AnonHugePages kB after khugepaged", khugepaged_until(p, 2048, 3), 2048);
 	counters_read(&b);
 	pcounters_read(&pb);
 	t.ok &= pdeltas("khugepaged", &pa, &pb, 1, 1, 1, 0);
 	t.ok &= deltas("khugepaged", &a, &b, 0, 0, 0, -(NPG - 300));
 	t.ok &= check_promoted("after promotion", p, &l, pfn0);
-	t.ok &= expect("Rss kB", smaps_kb(p, "Rss"), 2048);
+	t.ok &= expect_eq("Rss kB", smaps_kb(p, "Rss"), 2048);
 	/* A huge page now, not a reservation: munmap releases nothing. */
 	unmap_releases(&t, p, PMD, 0);
 	case_end(&t, true);
@@ -215,23 +215,23 @@ static void test_promote_threshold(void)
 	thp_set("promotion_threshold", "64");
 	pcounters_read(&pa);
 	/* Two full scans more than it takes to promote range 1. */
-	t.ok &= expect("AnonHugePages kB, 63 and 64 used",
+	t.ok &= expect_eq("AnonHugePages kB, 63 and 64 used",
 		       khugepaged_until(p, 4096, 2), 2048);
 	pcounters_read(&pb);
 	t.ok &= pdeltas("63 and 64 used", &pa, &pb, 1, 1, 1, 0);
 	t.ok &= check_promoted("range 1 (64 used)", p + PMD, &l1, pfn1);
 	t.ok &= check_block("range 0 (63 used)", p, &l0);
-	t.ok &= verify("range 0 (63 used)", p, &l0, 0, NPG);
+	t.ok &= layout_verify("range 0 (63 used)", p, &l0, 0, NPG);
 	counters_read(&a);
-	fill(p, &l0, 63);
+	layout_fill(p, &l0, 63);
 	counters_read(&b);
 	pcounters_read(&pa);
 	t.ok &= deltas("64th write to range 0", &a, &b, 0, 1, 0, -(NPG - 63));
 	t.ok &= pdeltas("64th write to range 0", &pb, &pa, 1, 0, 0, 0);
-	t.ok &= expect("AnonHugePages kB, both at 64 used", smaps_kb(p, "AnonHugePages"), 4096);
+	t.ok &= expect_eq("AnonHugePages kB, both at 64 used", smaps_kb(p, "AnonHugePages"), 4096);
 	t.ok &= check_in_place("range 0 (64 used)", p, pfn0);
-	t.ok &= verify("range 0", p, &l0, 0, NPG);
-	t.ok &= verify("range 1", p + PMD, &l1, 0, NPG);
+	t.ok &= layout_verify("range 0", p, &l0, 0, NPG);
+	t.ok &= layout_verify("range 1", p + PMD, &l1, 0, NPG);
 	thp_set("promotion_threshold", "256");
 	unmap_releases(&t, p, 2 * PMD, 0);
 	case_end(&t, true);
@@ -266,13 +266,13 @@ static void test_no_sparse_copy(void)
 	r = map_region(PMD);
 	t.ok &= fill_reserves("registering write", r, &lr, 0);
 	unmap_releases(&t, r, PMD, 1);
-	t.ok &= expect("AnonHugePages kB after khugepaged", khugepaged_until(p, 4096, 3), 2048);
+	t.ok &= expect_eq("AnonHugePages kB after khugepaged", khugepaged_until(p, 4096, 3), 2048);
 	pcounters_read(&pb);
 	t.ok &= pdeltas("khugepaged", &pa, &pb, 0, 1, 0, 1);
 	/* The huge page is range 1's: all of it maps one aligned block. */
 	t.ok &= check_in_place("range 1 (300 used)", p + PMD, block_pfn(p + PMD, 0));
-	t.ok &= verify("range 0 (100 used)", p, &l0, 0, NPG);
-	t.ok &= verify("range 1 (300 used)", p + PMD, &l1, 0, NPG);
+	t.ok &= layout_verify("range 0 (100 used)", p, &l0, 0, NPG);
+	t.ok &= layout_verify("range 1 (300 used)", p + PMD, &l1, 0, NPG);
 	unmap_region(p, 2 * PMD);
 	case_end(&t, true);
 }
@@ -325,11 +325,11 @@ static void test_promote_full(void)
 	t.ok &= fill_reserves("first write", p, &l, 0);
 	fill_range(p, &l, 1, NPG - 1);
 	pfn0 = block_pfn(p, 0);
-	t.ok &= expect("AnonHugePages kB with 511 used", smaps_kb(p, "AnonHugePages"), 0);
+	t.ok &= expect_eq("AnonHugePages kB with 511 used", smaps_kb(p, "AnonHugePages"), 0);
 	pcounters_read(&pa);
-	fill(p, &l, NPG - 1);
+	layout_fill(p, &l, NPG - 1);
 	pcounters_read(&pb);
-	t.ok &= expect("AnonHugePages kB after the 512th write", smaps_kb(p, "AnonHugePages"),
+	t.ok &= expect_eq("AnonHugePages kB after the 512th write", smaps_kb(p, "AnonHugePages"),
 		       2048);
 	t.ok &= pdeltas("512th write", &pa, &pb, 1, 0, 0, 0);
 	t.ok &= check_promoted("full block", p, &l, pfn0);
@@ -378,14 +378,14 @@ static void test_promote_pinned(void)
 		t.ok = false;
 	}
 	t.ok &= pdeltas("pinned", &pa, &pb, 0, 0, 0, 0);
-	t.ok &= expect("thp_res_promote_failed delta", pb.failed - pa.failed, 1);
+	t.ok &= expect_eq("thp_res_promote_failed delta", pb.failed - pa.failed, 1);
 	t.ok &= deltas("pinned", &a, &b, 0, 0, 0, 0);
 	t.ok &= ptrace_seen(&tr, p, " result=pinned");
 	t.ok &= check_small_pages("pinned", p, &l, 4 * NR_STD);
 
 	/* The pipe holds page 100 as it was: read it, and the pin is gone. */
-	t.ok &= expect("bytes read from the pipe", read(fds[0], buf, PG), PG);
-	t.ok &= expect("pipe data matches page 100", !memcmp(buf, p + 100 * PG, PG), 1);
+	t.ok &= expect_eq("bytes read from the pipe", read(fds[0], buf, PG), PG);
+	t.ok &= expect_eq("pipe data matches page 100", !memcmp(buf, p + 100 * PG, PG), 1);
 	close(fds[0]);
 	close(fds[1]);
 	collapse_promotes(&t, "unpinned", p, &l, pfn0, NR_STD, &tr,
@@ -437,7 +437,7 @@ static void test_promote_fork(void)
 	ptrace_begin(&tr);
 	counters_read(&a);
 	pcounters_read(&pa);
-	t.ok &= expect("AnonHugePages kB with the child alive", khugepaged_until(p, 2048, 2), 0);
+	t.ok &= expect_eq("AnonHugePages kB with the child alive", khugepaged_until(p, 2048, 2), 0);
 	counters_read(&b);
 	pcounters_read(&pb);
 	t.ok &= pdeltas("child alive", &pa, &pb, 0, 0, 0, 0);
@@ -451,7 +451,7 @@ static void test_promote_fork(void)
 
 	/* Written while shared: each page is copied out of the block. */
 	for (int pg = 1; pg <= FORK_COW; pg++) {
-		put(p, &l, pg, PG, 0x5000 + pg);
+		layout_put(p, &l, pg, PG, 0x5000 + pg);
 		if (pagemap_pfn(p + pg * PG) / NPG == pfn0 / NPG) {
 			ksft_print_msg("page %d written after fork is still in the block\n", pg);
 			t.ok = false;
@@ -527,7 +527,7 @@ static void test_promote_swapped(void)
 		ksft_print_msg("cannot join %s\n", CG_SWAP);
 		t.ok = false;
 	}
-	put(p, &l, SWAP_PAGE, PG, 0x6000);
+	layout_put(p, &l, SWAP_PAGE, PG, 0x6000);
 	t.ok &= pipe_send(down[1], true);
 	t.ok &= reap_piped(pid, up, down);
 	for (int i = 0; i < 20 && !swapped; i++) {
@@ -548,7 +548,7 @@ static void test_promote_swapped(void)
 	ptrace_begin(&tr);
 	counters_read(&a);
 	pcounters_read(&pa);
-	t.ok &= expect("AnonHugePages kB with a page swapped out",
+	t.ok &= expect_eq("AnonHugePages kB with a page swapped out",
 		       khugepaged_until(p, 2048, 2), 0);
 	counters_read(&b);
 	pcounters_read(&pb);
@@ -560,11 +560,11 @@ static void test_promote_swapped(void)
 	}
 	t.ok &= deltas("swapped out", &a, &b, 0, 0, 0, 0);
 	t.ok &= ptrace_seen(&tr, p, " result=swapped");
-	t.ok &= expect("page still swapped out", page_swapped(p + SWAP_PAGE * PG), 1);
+	t.ok &= expect_eq("page still swapped out", page_swapped(p + SWAP_PAGE * PG), 1);
 
 	/* A write fault swaps it in and frees its swap slot. */
-	t.ok &= verify("before the swap-in", p, &l, 0, NPG);
-	put(p, &l, SWAP_PAGE, PG, 0x6001);
+	t.ok &= layout_verify("before the swap-in", p, &l, 0, NPG);
+	layout_put(p, &l, SWAP_PAGE, PG, 0x6001);
 	collapse_promotes(&t, "after swap-in", p, &l, pfn0, FORK_USED, &tr,
 			  " nr_used=32 nr_copied=1 result=promoted");
 	thp_set("promotion_threshold", "256");

@@ -52,6 +52,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,11 +181,13 @@ static __noreturn void nr_holder(const char *dev, int up, int down)
 static __noreturn void nr_pressure(void)
 {
 	long node1_free = node_kb(1, "MemFree");
-	size_t cap = (node_kb(0, "MemTotal") + (512L << 10)) << 10;
+	unsigned long long cap_kb = node_kb(0, "MemTotal") + (512ULL << 10);
+	size_t cap = cap_kb << 10;
 	size_t step = 8UL << 20, done = 0;
 	char *p;
 
-	if (!on_node0(MPOL_PREF) || node1_free < 0)
+	/* cap_kb in bytes must fit a size_t (a 32-bit one does not fit much). */
+	if (!on_node0(MPOL_PREF) || node1_free < 0 || cap_kb > SIZE_MAX >> 10)
 		_exit(2);
 	p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -347,17 +350,17 @@ static void test_node_reclaim_no_unmap(void)
 	ok &= nr_run(dev, "5", &d5, &res5);
 	write_text(ZRM, zrm);
 	write_text(BOOST, boost);
-	ok &= expect("mode 1: holder's reservations >= 512", res1 >= NR_MIN * (NPG - 1), 1);
-	ok &= expect("mode 5: holder's reservations >= 512", res5 >= NR_MIN * (NPG - 1), 1);
+	ok &= expect_eq("mode 1: holder's reservations >= 512", res1 >= NR_MIN * (NPG - 1), 1);
+	ok &= expect_eq("mode 5: holder's reservations >= 512", res5 >= NR_MIN * (NPG - 1), 1);
 	/* Node reclaim ran, and only node reclaim: no kswapd pass. */
-	ok &= expect("mode 1: node reclaim passes > 0", d1.zr_success + d1.zr_failed > 0, 1);
-	ok &= expect("mode 1: node 0 page cache freed >= 32 MiB", d1.cache0 >= 32L << 10, 1);
-	ok &= expect("mode 1: kswapd runs and pages scanned", d1.kswapd, 0);
-	ok &= expect("mode 1: thp_res_reclaim (pages freed by breaks)", d1.res_reclaim, 0);
-	ok &= expect("mode 1: nr_thp_reserved change", d1.reserved, 0);
-	ok &= expect("mode 5: node reclaim passes > 0", d5.zr_success + d5.zr_failed > 0, 1);
-	ok &= expect("mode 5: thp_res_reclaim > 0", d5.res_reclaim > 0, 1);
-	ok &= expect("nr_thp_reserved after the holders", reserved_settle(0), 0);
+	ok &= expect_eq("mode 1: node reclaim passes > 0", d1.zr_success + d1.zr_failed > 0, 1);
+	ok &= expect_eq("mode 1: node 0 page cache freed >= 32 MiB", d1.cache0 >= 32L << 10, 1);
+	ok &= expect_eq("mode 1: kswapd runs and pages scanned", d1.kswapd, 0);
+	ok &= expect_eq("mode 1: thp_res_reclaim (pages freed by breaks)", d1.res_reclaim, 0);
+	ok &= expect_eq("mode 1: nr_thp_reserved change", d1.reserved, 0);
+	ok &= expect_eq("mode 5: node reclaim passes > 0", d5.zr_success + d5.zr_failed > 0, 1);
+	ok &= expect_eq("mode 5: thp_res_reclaim > 0", d5.res_reclaim > 0, 1);
+	ok &= expect_eq("nr_thp_reserved after the holders", reserved_settle(0), 0);
 	ok &= free_back("after the holders", free0);
 	ksft_test_result(ok, "%s\n", name);
 }
@@ -505,7 +508,7 @@ static void test_oom_reaped_no_populate(void)
 		goto out_cg;
 	}
 	vmstat_refresh();
-	ok &= expect("nr_thp_reserved with the child's two ranges",
+	ok &= expect_eq("nr_thp_reserved with the child's two ranges",
 		     vmstat_get("nr_thp_reserved") - res0, 2 * (NPG - 1));
 	/*
 	 * Remote page 1 of range 0 comes from local page 1, which is missing:
@@ -547,7 +550,7 @@ static void test_oom_reaped_no_populate(void)
 		ksft_print_msg("child not OOM-killed (status %#x)\n", status);
 		ok = false;
 	}
-	ok &= expect("memory.events oom_kill",
+	ok &= expect_eq("memory.events oom_kill",
 		     keyed_file_value(CG "/memory.events", "oom_kill"), 1);
 	snprintf(want, sizeof(want), REAPED "%d ", pid);
 	if (!kmsg_wait(kfd, want, 15)) {
@@ -563,10 +566,10 @@ out_cg:
 		pthread_join(thr, NULL);
 		if (w.ret < 0)
 			ksft_print_msg("process_vm_writev: %s\n", strerror(w.err));
-		ok &= expect("bytes process_vm_writev wrote", w.ret, PG);
+		ok &= expect_eq("bytes process_vm_writev wrote", w.ret, PG);
 	}
 	close_pipes(up, none);
-	ok &= expect("nr_thp_reserved once the mm is gone", reserved_settle(res0), res0);
+	ok &= expect_eq("nr_thp_reserved once the mm is gone", reserved_settle(res0), res0);
 	cg_done(CG);
 	ok &= free_back("after the child", free0);
 	ksft_test_result(ok, "%s\n", name);
@@ -702,7 +705,7 @@ static void test_hibernate_busy_fails(void)
 		goto out;
 	}
 	vmstat_refresh();
-	ok &= expect("nr_thp_reserved with the holder's ranges",
+	ok &= expect_eq("nr_thp_reserved with the holder's ranges",
 		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
 
 	write_text(PM_TIMEOUT, "1");
@@ -718,14 +721,14 @@ static void test_hibernate_busy_fails(void)
 		close(fd);
 		ok = false;
 	}
-	ok &= expect("open(/dev/snapshot) failed with EBUSY", fd < 0 && err == EBUSY, 1);
-	ok &= expect("open(/dev/snapshot) took < 2000 ms", ms < 2000, 1);
+	ok &= expect_eq("open(/dev/snapshot) failed with EBUSY", fd < 0 && err == EBUSY, 1);
+	ok &= expect_eq("open(/dev/snapshot) took < 2000 ms", ms < 2000, 1);
 	if (!kmsg_wait(kfd, REFUSED, 2)) {
 		ksft_print_msg("no \"%s\" in the kernel log\n", REFUSED);
 		ok = false;
 	}
 	vmstat_refresh();
-	ok &= expect("nr_thp_reserved after the refusal",
+	ok &= expect_eq("nr_thp_reserved after the refusal",
 		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
 	alloc0 = vmstat_get("thp_res_alloc");
 	if (!hb_step(down[1], up[0], 'n')) {
@@ -733,7 +736,7 @@ static void test_hibernate_busy_fails(void)
 		ok = false;
 	}
 	vmstat_refresh();
-	ok &= expect("thp_res_alloc delta for a new range after the refusal",
+	ok &= expect_eq("thp_res_alloc delta for a new range after the refusal",
 		     vmstat_get("thp_res_alloc") - alloc0, 1);
 	if (!hb_step(down[1], up[0], 's')) {
 		ksft_print_msg("the holder did not stop its threads\n");
@@ -745,7 +748,7 @@ static void test_hibernate_busy_fails(void)
 		ok = false;
 	} else {
 		vmstat_refresh();
-		ok &= expect("nr_thp_reserved with a hibernation started",
+		ok &= expect_eq("nr_thp_reserved with a hibernation started",
 			     vmstat_get("nr_thp_reserved"), 0);
 		close(fd);
 	}
@@ -760,7 +763,7 @@ out:
 		ksft_print_msg("holder: status %#x\n", status);
 		ok = false;
 	}
-	ok &= expect("nr_thp_reserved after the holder", reserved_settle(0), 0);
+	ok &= expect_eq("nr_thp_reserved after the holder", reserved_settle(0), 0);
 	ksft_test_result(ok, "%s\n", name);
 }
 

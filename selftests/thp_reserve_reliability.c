@@ -37,8 +37,8 @@
  *    every reservation is then broken (nr_thp_reserved 0, one release per
  *    range, free memory up by the never-used pages), no new one is made
  *    while the device is open, and they are made again once it is closed.
- *    The image itself is not written: the guest's 9p devices have no
- *    freeze/restore callbacks and would not survive the thaw.
+ *    The image itself is not written: a machine whose root is on a 9p
+ *    share would not survive the thaw (9p has no freeze/restore callbacks).
  * 7. core_dump_no_stale: a process with reservations dumps core; the
  *    dump holds the pages it wrote and no page of a dead process's data:
  *    never-used pages are not mapped, and a dump reads mapped pages only.
@@ -136,42 +136,113 @@ static bool leave_marker(size_t len)
 }
 
 /*
- * The swap device, and whether it was switched to non-rotational. Swap on
- * a rotational device allocates slots one page at a time, so reclaim
- * splits every large folio before it writes any; on an SSD a PMD-sized
- * folio gets a whole cluster and is written whole. The case needs the
- * latter: the guest's virtio disk says it rotates, so it says otherwise
- * for the length of the case (swapoff, sysfs, swapon).
+ * Swap on a rotational device allocates slots one page at a time, so
+ * reclaim splits every large folio before it writes any; on an SSD a
+ * PMD-sized folio gets a whole cluster and is written whole. The case
+ * needs the latter. A virtio disk says it rotates, so swap_nonrot_begin()
+ * says otherwise for the length of the case (swapoff, sysfs, swapon) and
+ * swap_nonrot_end() undoes what it did, the device's priority included.
+ * Discard options cannot be read back from /proc/swaps: swapon(2) is
+ * called without them.
  */
-static char swap_dev[64];
-static char swap_rot_path[128];
+static struct {
+	char dev[64];		/* the first swap device, a /dev path */
+	char rot_path[128];	/* its queue/rotational; "" if left as it was */
+	int prio;		/* its priority in /proc/swaps */
+} swap_rot;
 
-static bool swap_set_nonrot(bool nonrot)
+/*
+ * swapon(2) of swap_rot.dev at its old priority (a negative one was
+ * chosen by the kernel, which chooses again); 0 or -errno.
+ */
+static int swap_rot_on(void)
+{
+	int flags = 0;
+
+	if (swap_rot.prio >= 0)
+		flags = SWAP_FLAG_PREFER |
+			((swap_rot.prio << SWAP_FLAG_PRIO_SHIFT) & SWAP_FLAG_PRIO_MASK);
+	return swapon(swap_rot.dev, flags) ? -errno : 0;
+}
+
+/* The priority of swap_rot.dev in /proc/swaps into swap_rot.prio. */
+static bool swap_rot_prio(void)
+{
+	char line[512], dev[256];
+	bool found = false;
+	FILE *f = fopen("/proc/swaps", "r");
+	int prio;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %*s %*s %*s %d", dev, &prio) == 2 &&
+		    !strcmp(dev, swap_rot.dev)) {
+			swap_rot.prio = prio;
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Make the first swap device non-rotational. On failure, errno says why
+ * and the device is as it was (swapped on at its priority) if the
+ * steps that undo it succeeded; a message says so if they did not.
+ */
+static bool swap_nonrot_begin(void)
 {
 	char rot[8];
+	int err;
 
-	if (!nonrot && !swap_rot_path[0])
-		return true;
-	if (nonrot) {
-		if (!swap_device(swap_dev, sizeof(swap_dev)))
-			return false;
-		snprintf(swap_rot_path, sizeof(swap_rot_path), "/sys/block/%s/queue/rotational",
-			 swap_dev + 5);
-		if (read_text(swap_rot_path, rot, sizeof(rot)))
-			return false;
-		if (rot[0] == '0') {
-			swap_rot_path[0] = '\0';	/* nothing to undo */
-			return true;
-		}
+	swap_rot.rot_path[0] = '\0';
+	if (!swap_device(swap_rot.dev, sizeof(swap_rot.dev)) || !swap_rot_prio()) {
+		errno = ENODEV;
+		return false;
 	}
-	if (swapoff(swap_dev))
+	snprintf(swap_rot.rot_path, sizeof(swap_rot.rot_path), "/sys/block/%.*s/queue/rotational",
+		 (int)sizeof(swap_rot.dev), swap_rot.dev + 5);
+	err = read_text(swap_rot.rot_path, rot, sizeof(rot));
+	if (err || rot[0] == '0') {
+		swap_rot.rot_path[0] = '\0';	/* not a whole disk, or nothing to do */
+		errno = -err;
+		return !err;
+	}
+	if (swapoff(swap_rot.dev)) {
+		swap_rot.rot_path[0] = '\0';
 		return false;
-	write_text(swap_rot_path, nonrot ? "0" : "1");
-	if (swapon(swap_dev, 0))
+	}
+	err = write_text(swap_rot.rot_path, "0");
+	if (!err)
+		err = swap_rot_on();
+	if (!err)
+		return true;
+	/* Back to rotational and swapped on; an error here is reported. */
+	write_text(swap_rot.rot_path, "1");
+	swapoff(swap_rot.dev);
+	if (swap_rot_on())
+		ksft_print_msg("%s is no longer swapped on: %s\n", swap_rot.dev, strerror(errno));
+	swap_rot.rot_path[0] = '\0';
+	errno = -err;
+	return false;
+}
+
+/* Undo swap_nonrot_begin(); false (errno set) if the device is not back. */
+static bool swap_nonrot_end(void)
+{
+	int err;
+
+	if (!swap_rot.rot_path[0])
+		return true;
+	if (swapoff(swap_rot.dev))
 		return false;
-	if (!nonrot)
-		swap_rot_path[0] = '\0';
-	return true;
+	err = write_text(swap_rot.rot_path, "1");
+	swap_rot.rot_path[0] = '\0';
+	/* Swapped on again even if it stays non-rotational. */
+	if (swap_rot_on())
+		return false;
+	errno = -err;
+	return !err;
 }
 
 /* Pages holding the marker on every active swap device; -1 on error. */
@@ -284,15 +355,15 @@ static void test_swap_no_stale(void)
 		ksft_test_result_skip("%s (no swap device)\n", name);
 		return;
 	}
-	if (!swap_set_nonrot(true)) {
+	if (!swap_nonrot_begin()) {
 		ksft_test_result_skip("%s (cannot make swap non-rotational: %s)\n", name,
 				      strerror(errno));
-		swap_set_nonrot(false);
 		return;
 	}
 	if (!cg_setup(CG) || pipe(up) || pipe(down)) {
 		ksft_test_result_skip("%s (no memory cgroup)\n", name);
-		swap_set_nonrot(false);
+		if (!swap_nonrot_end())
+			ksft_print_msg("cannot restore %s: %s\n", swap_rot.dev, strerror(errno));
 		return;
 	}
 	write_text(CG "/memory.max", SW_MAX);
@@ -348,7 +419,7 @@ static void test_swap_no_stale(void)
 
 		ksft_print_msg("swap_no_stale: memory.current %ld kB with 48 pages in use\n",
 			       cur >> 10);
-		ok &= expect("memory.current <= 4 MiB with 48 pages in use",
+		ok &= expect_eq("memory.current <= 4 MiB with 48 pages in use",
 			     cur >= 0 && cur <= 4L << 20, 1);
 	}
 	if (write(down[1], &c, 1) != 1 || pid < 0 || waitpid(pid, &status, 0) != pid ||
@@ -378,14 +449,14 @@ static void test_swap_no_stale(void)
 	 */
 	ok &= free_back("after the holder", free0);
 	marked = swap_marked_pages();
-	if (!swap_set_nonrot(false)) {
-		ksft_print_msg("cannot restore %s: %s\n", swap_dev, strerror(errno));
+	if (!swap_nonrot_end()) {
+		ksft_print_msg("cannot restore %s: %s\n", swap_rot.dev, strerror(errno));
 		ok = false;
 	}
 	ksft_print_msg("swap_no_stale: reclaim skips +%ld, pswpout +%ld, blocks split before swap-out +%ld, marked swap pages %ld\n",
 		       vmstat_get("thp_res_reclaim_skip") - skip0, vmstat_get("pswpout") - out0,
 		       vmstat_get("thp_res_swap_split") - split0, marked);
-	ok &= expect("swap pages holding the dead process's marker", marked, 0);
+	ok &= expect_eq("swap pages holding the dead process's marker", marked, 0);
 	cg_done(CG);
 	ksft_test_result(ok, "%s\n", name);
 }
@@ -428,8 +499,9 @@ static void test_wp_zero_no_alloc(void)
 		p[r * PMD_SIZE_BYTES + 5 * PG] = 3;
 	pages = pgalloc_sum() - alloc0;
 	vmstat_refresh();
-	ok &= expect("thp_res_alloc delta", vmstat_get("thp_res_alloc") - res0, 0);
-	ok &= expect("thp_res_alloc_discard delta", vmstat_get("thp_res_alloc_discard") - disc0, 0);
+	ok &= expect_eq("thp_res_alloc delta", vmstat_get("thp_res_alloc") - res0, 0);
+	ok &= expect_eq("thp_res_alloc_discard delta",
+			vmstat_get("thp_res_alloc_discard") - disc0, 0);
 	/* One base page per write, and some slack for the rest of the system. */
 	if (pages >= WZ_RANGES * NPG / 4) {
 		ksft_print_msg("%ld pages allocated for %d writes\n", pages, WZ_RANGES);
@@ -485,17 +557,17 @@ static __noreturn void abort_child(void)
 		_exit(2);
 	}
 	vmstat_refresh();
-	ok &= expect("nr_thp_reserved after the failed mmap",
+	ok &= expect_eq("nr_thp_reserved after the failed mmap",
 		     vmstat_get("nr_thp_reserved") - res0, 0);
 	p[PG] = 0x22;
 	vmstat_refresh();
-	ok &= expect("thp_res_populate delta", vmstat_get("thp_res_populate") - pop0, 1);
+	ok &= expect_eq("thp_res_populate delta", vmstat_get("thp_res_populate") - pop0, 1);
 	if (!pfn0 || pagemap_pfn(p + PG) != pfn0 + 1) {
 		ksft_print_msg("page 1 at pfn %#lx, block page 0 at %#lx\n",
 			       pagemap_pfn(p + PG), pfn0);
 		ok = false;
 	}
-	ok &= expect("data", p[0] == 0x11 && p[PG] == 0x22, 1);
+	ok &= expect_eq("data", p[0] == 0x11 && p[PG] == 0x22, 1);
 	fflush(stdout);
 	_exit(ok ? 0 : 1);
 }
@@ -528,8 +600,8 @@ static void test_munmap_abort_keeps(void)
 		usleep(100000);
 	}
 	ksft_test_result(!WEXITSTATUS(status) &&
-			 expect("nr_thp_reserved after the child",
-				vmstat_get("nr_thp_reserved"), res0),
+			 expect_eq("nr_thp_reserved after the child",
+				   vmstat_get("nr_thp_reserved"), res0),
 			 "%s\n", name);
 }
 
@@ -581,9 +653,9 @@ static void test_memcg_stat(void)
 		ok = false;
 	}
 	close(fds[0]);
-	ok &= expect("thp_reserved with the ranges reserved (bytes)", v[0],
+	ok &= expect_eq("thp_reserved with the ranges reserved (bytes)", v[0],
 		     MS_RANGES * (NPG - 1) * (long)PG);
-	ok &= expect("thp_reserved after munmap (bytes)", v[1], 0);
+	ok &= expect_eq("thp_reserved after munmap (bytes)", v[1], 0);
 	cg_done(CG);
 	ksft_test_result(ok, "%s\n", name);
 }
@@ -761,7 +833,7 @@ static void test_hibernate_breaks(void)
 	for (r = 0; r < HB_RANGES; r++)
 		p[r * PMD_SIZE_BYTES + HB_PAGE * PG] = (char)(r + 1);
 	vmstat_refresh();
-	ok &= expect("nr_thp_reserved with the ranges reserved",
+	ok &= expect_eq("nr_thp_reserved with the ranges reserved",
 		     vmstat_get("nr_thp_reserved"), HB_RANGES * (NPG - 1));
 	rel0 = vmstat_get("thp_res_release");
 	alloc0 = vmstat_get("thp_res_alloc");
@@ -780,9 +852,9 @@ static void test_hibernate_breaks(void)
 	}
 	vmstat_refresh();
 	gained = free_slab_kb() - free0;
-	ok &= expect("nr_thp_reserved with a hibernation started",
+	ok &= expect_eq("nr_thp_reserved with a hibernation started",
 		     vmstat_get("nr_thp_reserved"), 0);
-	ok &= expect("thp_res_release delta", vmstat_get("thp_res_release") - rel0,
+	ok &= expect_eq("thp_res_release delta", vmstat_get("thp_res_release") - rel0,
 		     HB_RANGES);
 	/* The never-used pages went back; allow 10 % for the rest of the system. */
 	if (gained < (long)HB_RANGES * (NPG - 1) * (long)(PG / 1024) * 9 / 10) {
@@ -792,17 +864,17 @@ static void test_hibernate_breaks(void)
 	}
 	p[HB_RANGES * PMD_SIZE_BYTES] = 0x77;
 	vmstat_refresh();
-	ok &= expect("thp_res_alloc delta while hibernating",
+	ok &= expect_eq("thp_res_alloc delta while hibernating",
 		     vmstat_get("thp_res_alloc") - alloc0, 0);
-	ok &= expect("nr_thp_reserved after a write while hibernating",
+	ok &= expect_eq("nr_thp_reserved after a write while hibernating",
 		     vmstat_get("nr_thp_reserved"), 0);
 	close(fd);
 
 	p[(HB_RANGES + 1) * PMD_SIZE_BYTES] = 0x78;
 	vmstat_refresh();
-	ok &= expect("thp_res_alloc delta after the hibernation ended",
+	ok &= expect_eq("thp_res_alloc delta after the hibernation ended",
 		     vmstat_get("thp_res_alloc") - alloc0, 1);
-	ok &= expect("nr_thp_reserved after a write once it ended",
+	ok &= expect_eq("nr_thp_reserved after a write once it ended",
 		     vmstat_get("nr_thp_reserved"), NPG - 1);
 	for (r = 0; r < HB_RANGES; r++) {
 		char *q = p + r * PMD_SIZE_BYTES;
@@ -813,11 +885,11 @@ static void test_hibernate_breaks(void)
 			break;
 		}
 	}
-	ok &= expect("data written while hibernating",
+	ok &= expect_eq("data written while hibernating",
 		     p[HB_RANGES * PMD_SIZE_BYTES] == 0x77 &&
 		     p[(HB_RANGES + 1) * PMD_SIZE_BYTES] == 0x78, 1);
 	munmap(p, len);
-	ok &= expect("nr_thp_reserved after munmap", reserved_settle(0), 0);
+	ok &= expect_eq("nr_thp_reserved after munmap", reserved_settle(0), 0);
 	ksft_test_result(ok, "%s\n", name);
 }
 
@@ -895,7 +967,7 @@ static void test_core_dump_no_stale(void)
 		ok = false;
 	}
 	close(fds[0]);
-	ok &= expect("nr_thp_reserved in the dumping child", held - res0,
+	ok &= expect_eq("nr_thp_reserved in the dumping child", held - res0,
 		     CD_RANGES * (NPG - 1));
 	fd = open(CD_FILE, O_RDONLY);
 	if (fd < 0) {
@@ -914,8 +986,8 @@ static void test_core_dump_no_stale(void)
 	close(fd);
 	ksft_print_msg("core_dump_no_stale: %ld pages written by the child, %ld marked\n",
 		       written, marked);
-	ok &= expect("pages the child wrote found in the dump", written, CD_RANGES);
-	ok &= expect("dump pages holding the dead process's marker", marked, 0);
+	ok &= expect_eq("pages the child wrote found in the dump", written, CD_RANGES);
+	ok &= expect_eq("dump pages holding the dead process's marker", marked, 0);
 out:
 	unlink(CD_FILE);
 	write_text(CORE_PATTERN, saved);
@@ -962,7 +1034,7 @@ static void test_split_exact(void)
 	vmstat_refresh();
 	before = vmstat_get("nr_thp_reserved");
 	rel0 = vmstat_get("thp_res_release");
-	ok &= expect("nr_thp_reserved with the ranges reserved", before,
+	ok &= expect_eq("nr_thp_reserved with the ranges reserved", before,
 		     SE_RANGES * (NPG - SE_USED));
 	snprintf(cmd, sizeof(cmd), "%d,%#lx,%#lx", getpid(), (unsigned long)p,
 		 (unsigned long)p + len);
@@ -972,16 +1044,16 @@ static void test_split_exact(void)
 	}
 	vmstat_refresh();
 	after = vmstat_get("nr_thp_reserved");
-	ok &= expect("nr_thp_reserved right after the split", after, 0);
-	ok &= expect("thp_res_release delta before any fault",
+	ok &= expect_eq("nr_thp_reserved right after the split", after, 0);
+	ok &= expect_eq("thp_res_release delta before any fault",
 		     vmstat_get("thp_res_release") - rel0, 0);
 	/* Every range's next write finds its entry stale and releases it. */
 	for (r = 0; r < SE_RANGES; r++)
 		p[r * PMD_SIZE_BYTES + 100 * PG] = 0x44;
 	vmstat_refresh();
-	ok &= expect("thp_res_release delta after a write in each range",
+	ok &= expect_eq("thp_res_release delta after a write in each range",
 		     vmstat_get("thp_res_release") - rel0, SE_RANGES);
-	ok &= expect("nr_thp_reserved after the stale releases",
+	ok &= expect_eq("nr_thp_reserved after the stale releases",
 		     vmstat_get("nr_thp_reserved"), 0);
 	for (r = 0; r < SE_RANGES && ok; r++) {
 		char *q = p + r * PMD_SIZE_BYTES;
@@ -997,7 +1069,7 @@ static void test_split_exact(void)
 		}
 	}
 	munmap(p, len);
-	ok &= expect("nr_thp_reserved after munmap", reserved_settle(0), 0);
+	ok &= expect_eq("nr_thp_reserved after munmap", reserved_settle(0), 0);
 	ksft_test_result(ok, "%s\n", name);
 }
 

@@ -165,7 +165,7 @@ static bool check_hist(const struct child *c, const char *extra,
 		char what[64];
 
 		snprintf(what, sizeof(what), "ranges with %d used pages", u);
-		ok &= expect(what, rows[(u - 1) * 2 + 1], want[u]) &&
+		ok &= expect_eq(what, rows[(u - 1) * 2 + 1], want[u]) &&
 		      rows[(u - 1) * 2] == u;
 	}
 	return ok;
@@ -201,13 +201,13 @@ static bool check_thresholds(const struct child *c, const char *extra,
 			}
 		}
 		snprintf(what, sizeof(what), "T=%d promoted", t[i]);
-		ok &= expect(what, rows[i * 5 + 1], promoted);
+		ok &= expect_eq(what, rows[i * 5 + 1], promoted);
 		snprintf(what, sizeof(what), "T=%d always_extra", t[i]);
-		ok &= expect(what, rows[i * 5 + 2], extra_p);
+		ok &= expect_eq(what, rows[i * 5 + 2], extra_p);
 		snprintf(what, sizeof(what), "T=%d saved", t[i]);
-		ok &= expect(what, rows[i * 5 + 3], saved);
+		ok &= expect_eq(what, rows[i * 5 + 3], saved);
 		snprintf(what, sizeof(what), "T=%d zero_filled", t[i]);
-		ok &= expect(what, rows[i * 5 + 4], zero);
+		ok &= expect_eq(what, rows[i * 5 + 4], zero);
 	}
 	return ok;
 }
@@ -263,7 +263,7 @@ static void test_swapped(void)
 	want[7] = 1;
 	ok = survey_case(&pt, "", want);
 	vmstat_refresh();
-	ok &= expect("pswpout delta", vmstat_get("pswpout") - out0 >= 10, 1);
+	ok &= expect_eq("pswpout delta", vmstat_get("pswpout") - out0 >= 10, 1);
 	ksft_test_result(ok, "swapped pages count as used\n");
 }
 
@@ -354,9 +354,9 @@ static void test_thp_off_and_cgroup(void)
 		long r;
 
 		if (sscanf(line, "%d,%ld", &u, &r) == 2 && u == 400)
-			n += expect("cgroup: ranges with 400 used", r, 1);
+			n += expect_eq("cgroup: ranges with 400 used", r, 1);
 	}
-	ok &= f && pclose(f) == 0 && expect("cgroup rows checked", n, 1);
+	ok &= f && pclose(f) == 0 && expect_eq("cgroup rows checked", n, 1);
 	ok = check_hist(&c, "", want) && ok;
 	stop_child(&c);
 	rmdir(cg);

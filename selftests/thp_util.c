@@ -2,6 +2,7 @@
 /* Helpers shared by the project's selftests; see thp_util.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,26 +88,46 @@ static const char * const saved_names[] = {
 	"hugepages-1024kB/enabled",
 };
 
+/*
+ * The saved values, each with its path, ready to be written back by
+ * open(2) and write(2) alone: thp_knobs_restore() also runs from a
+ * signal handler. Only the process that saved them restores them.
+ */
 static char saved_vals[ARRAY_SIZE(saved_names)][64];
+static char saved_paths[ARRAY_SIZE(saved_names)][96];
+static pid_t saved_by;
+
+static void knobs_restore_on_signal(int sig)
+{
+	thp_knobs_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 void thp_knobs_save(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++) {
 		if (thp_get_policy(saved_names[i], saved_vals[i], sizeof(saved_vals[i])))
 			saved_vals[i][0] = '\0';
+		snprintf(saved_paths[i], sizeof(saved_paths[i]), THP_SYSFS "%s", saved_names[i]);
+	}
+	if (saved_by)
+		return;
+	saved_by = getpid();
 	atexit(thp_knobs_restore);
+	signal(SIGTERM, knobs_restore_on_signal);
+	signal(SIGINT, knobs_restore_on_signal);
+	signal(SIGHUP, knobs_restore_on_signal);
 }
 
 void thp_knobs_restore(void)
 {
-	char path[256];
-
-	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++) {
-		if (!saved_vals[i][0])
-			continue;
-		snprintf(path, sizeof(path), THP_SYSFS "%s", saved_names[i]);
-		write_text(path, saved_vals[i]);
-	}
+	/* A forked child's exit leaves the knobs to its parent. */
+	if (getpid() != saved_by)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++)
+		if (saved_vals[i][0])
+			write_text(saved_paths[i], saved_vals[i]);
 }
 
 void thp_reserve_setup(const char *early)
@@ -284,7 +305,7 @@ unsigned long long kpageflags(unsigned long pfn)
 	return flags;
 }
 
-bool expect(const char *what, long got, long want)
+bool expect_eq(const char *what, long got, long want)
 {
 	if (got == want)
 		return true;
@@ -355,13 +376,25 @@ long reserved_settle(long want)
 	return v;
 }
 
-void thp_reserve_start(void)
+void thp_reserve_require(void)
 {
 	char v[64];
 
-	ksft_print_header();
+	if (getpagesize() != 4096)
+		ksft_exit_skip("base pages are %d bytes, not 4 KiB\n", getpagesize());
+	if (thp_get_policy("enabled", v, sizeof(v)))
+		ksft_exit_skip("no transparent hugepage support\n");
+	if (read_text(THP_SYSFS "hpage_pmd_size", v, sizeof(v)) ||
+	    strtoul(v, NULL, 10) != PMD_SIZE_BYTES)
+		ksft_exit_skip("PMD-sized pages are not 2 MiB\n");
 	if (thp_get_policy("promotion_threshold", v, sizeof(v)))
-		ksft_exit_skip("no THP reservations\n");
+		ksft_exit_skip("no THP reservations (no " THP_SYSFS "promotion_threshold)\n");
+}
+
+void thp_reserve_start(void)
+{
+	ksft_print_header();
+	thp_reserve_require();
 	thp_reserve_setup(NULL);
 }
 
@@ -378,4 +411,22 @@ bool swap_device(char *dev, size_t len)
 	     sscanf(line, fmt, dev) == 1 && !strncmp(dev, "/dev/", 5);
 	fclose(f);
 	return ok;
+}
+
+bool find_program(const char *name, char *path, size_t len)
+{
+	const char *dirs = getenv("PATH");
+	const char *d, *end;
+
+	if (!dirs || !*dirs)
+		dirs = "/usr/local/bin:/usr/bin:/bin";
+	for (d = dirs; *d; d = *end ? end + 1 : end) {
+		end = strchr(d, ':');
+		if (!end)
+			end = d + strlen(d);
+		snprintf(path, len, "%.*s/%s", (int)(end - d), d, name);
+		if (end > d && !access(path, X_OK))
+			return true;
+	}
+	return false;
 }

@@ -23,7 +23,11 @@ int write_text(const char *path, const char *val);
 int thp_get_policy(const char *name, char *buf, size_t len);
 /* Set a THP knob relative to THP_SYSFS; exits the test on failure. */
 void thp_set(const char *name, const char *val);
-/* Save all THP knobs the tests change, and restore them (atexit too). */
+/*
+ * Save all THP knobs the tests change; thp_knobs_restore() writes them
+ * back. The first save also restores them at exit and on SIGTERM, SIGINT
+ * and SIGHUP, in the saving process only (not in its forked children).
+ */
 void thp_knobs_save(void);
 void thp_knobs_restore(void);
 /*
@@ -62,7 +66,7 @@ void *mmap_aligned(size_t len);
 char *map_region(size_t len);
 void unmap_region(char *p, size_t len);
 /* true if got == want; else says "WHAT is GOT, want WANT" and returns false. */
-bool expect(const char *what, long got, long want);
+bool expect_eq(const char *what, long got, long want);
 /* Physical frame of a virtual address (0 if not present), via pagemap. */
 unsigned long pagemap_pfn(void *addr);
 /* The /proc/kpageflags word of a frame, or ~0 if it cannot be read. */
@@ -82,14 +86,22 @@ bool cg_setup(const char *cg);
 /* Remove @cg once its tasks are gone; undo what cg_setup() enabled. */
 void cg_done(const char *cg);
 /*
- * Start a KTAP program that needs THP reservations: the header, a skip of
- * the whole program on a kernel without them, and thp_reserve_setup(NULL).
+ * Skip the whole KTAP program unless the geometry is the one the tests
+ * are written for (4 KiB base pages, 2 MiB PMD-sized pages), THP is
+ * built in and the kernel has THP reservations. Call after the header.
+ */
+void thp_reserve_require(void);
+/*
+ * Start a KTAP program that needs THP reservations: the header,
+ * thp_reserve_require() and thp_reserve_setup(NULL).
  * The caller sets its plan itself: kselftest.h keeps the plan and the
  * counts in static variables of each file that includes it.
  */
 void thp_reserve_start(void);
 /* The first swap device of /proc/swaps (a /dev path) into @dev; false if none. */
 bool swap_device(char *dev, size_t len);
+/* The first executable @name in $PATH into @path; false if none. */
+bool find_program(const char *name, char *path, size_t len);
 /* nr_thp_reserved once it reads @want, or after 2 s of trying. */
 long reserved_settle(long want);
 
