@@ -19,9 +19,9 @@ mapfile -t patches < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$series" | grep 
 for p in "${patches[@]}"; do
 	[ -f "patches/$p" ] || die "$series names patches/$p, which does not exist"
 done
-mapfile -t ownfiles < <(find mm include Documentation -type f 2>/dev/null | sort)
+mapfile -t ownfiles < <(own_kernel_files)
 # The selftests that go into the tree: each is own file $SELFTESTS_IN_TREE/NAME.
-mapfile -t ksftfiles < <(cd selftests && ls thp_reserve*.c thp_util.[ch] thp_case.[ch])
+mapfile -t ksftfiles < <(ksft_own_files)
 
 stamp=$( { cat "$series"; for p in "${patches[@]}"; do cat "patches/$p"; done
 	   for f in "${ownfiles[@]}"; do echo "$f"; cat "$f"; done

@@ -55,13 +55,12 @@ ln -sfn "$res" "$BUILD/results/check-latest"
 list=$res/tests
 {
 	# The project's tests: those outside the tree, and the reservation
-	# tests built in the tree's mm selftests, one per selftests/thp_reserve*.c
+	# tests built in the tree's mm selftests, one per ksft_own_tests
 	# (a binary left from a removed source does not run).
 	for t in "$BUILD"/kselftest/project/*; do
-		[ -x "$t" ] && printf 'project-%s\t%s\t./%s\n' "$(basename "$t")" "$(dirname "$t")" "$(basename "$t")"
+		[ -x "$t" ] && printf 'project-%s\t%s\t./%s\n' "$(basename "$t")" "$BUILD/kselftest/project" "$(basename "$t")"
 	done
-	for f in "$TOP"/selftests/thp_reserve*.c; do
-		t=$(basename "$f" .c)
+	for t in $(ksft_own_tests); do
 		printf 'project-%s\t%s\t./%s\n' "$t" "$BUILD/kselftest/mm" "$t"
 	done
 	grep -v '^#' "$TOP/selftests/upstream-tests" | grep -v '^$' |

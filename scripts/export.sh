@@ -17,6 +17,14 @@ cd "$KTREE"
 own=$(git log -1 --format=%H -E \
 	--grep='^(mm: add the THP reservation sources|selftests/mm: add the THP reservation tests)$' base..HEAD)
 from=${own:-base}
+# A commit here must not change a file the repository owns: apply.sh copies
+# those from the repository at every apply, so such a change would be
+# exported as a patch against a copy, and lost from the source of truth.
+mapfile -t owned < <(own_kernel_files; ksft_own_files | sed "s|^|$SELFTESTS_IN_TREE/|")
+if [ ${#owned[@]} -gt 0 ]; then
+	touched=$(git diff --name-only "$from" HEAD -- "${owned[@]}")
+	[ -z "$touched" ] || die "commits after the project's own files change $(paste -sd' ' <<<"$touched"): edit them in $TOP, not in $KTREE, then drop those changes here"
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git format-patch -q -N --zero-commit --no-signature -o "$tmp" "$from..HEAD"

@@ -310,6 +310,76 @@ if grep -nE 'ksft_(test_result|inc_|set_plan|finished)' \
 else
 	result ok "the selftests' linked helpers report no kselftest result"
 fi
+# export.sh writes back only changes to existing kernel files: a commit that
+# edits a file apply.sh copies from the repository is refused, and nothing
+# in patches/ changes; a commit that edits a kernel file is exported.
+ft=$tmp/export
+mkdir -p "$ft/scripts" "$ft/patches" "$ft/selftests" "$ft/mm/thp_reserve"
+cp "$TOP/scripts/lib.sh" "$TOP/scripts/export.sh" "$ft/scripts/"
+for f in thp_reserve_a.c thp_util.c thp_util.h thp_case.c thp_case.h; do
+	echo "/* $f */" >"$ft/selftests/$f"
+done
+echo "/* core */" >"$ft/mm/thp_reserve/core.c"
+echo "# the series" >"$ft/patches/series"
+kt=$ft/build/src/linux
+exgit() { git -C "$kt" -c user.name=t -c user.email=t@localhost "$@"; }
+mkdir -p "$kt/mm" "$kt/$SELFTESTS_IN_TREE"
+echo "/* memory */" >"$kt/mm/memory.c"
+exgit init -q && exgit add -A && exgit commit -q -m base && exgit tag base
+mkdir -p "$kt/mm/thp_reserve" && cp "$ft/mm/thp_reserve/core.c" "$kt/mm/thp_reserve/"
+cp "$ft/selftests/"* "$kt/$SELFTESTS_IN_TREE/"
+exgit add -A && exgit commit -q -m "selftests/mm: add the THP reservation tests"
+echo "/* edited */" >>"$kt/$SELFTESTS_IN_TREE/thp_util.c"
+exgit commit -q -am "edit a copied selftest helper"
+out=$(BUILD=$ft/build bash "$ft/scripts/export.sh" 2>&1) && rc=0 || rc=$?
+if [ $rc -ne 0 ] && grep -qF "change $SELFTESTS_IN_TREE/thp_util.c:" <<<"$out" &&
+	[ "$(ls "$ft/patches")" = series ] && [ "$(cat "$ft/patches/series")" = "# the series" ]; then
+	result ok "export refuses a commit that edits a file the repository owns"
+else
+	result fail "export refuses a commit that edits a file the repository owns (exit $rc)"
+	sed 's/^/  | /' <<<"$out"
+fi
+exgit reset -q --hard HEAD~1
+echo "/* edited */" >>"$kt/mm/memory.c"
+exgit commit -q -am "mm: edit a kernel file"
+out=$(BUILD=$ft/build bash "$ft/scripts/export.sh" 2>&1) && rc=0 || rc=$?
+if [ $rc -eq 0 ] && [ -f "$ft/patches/mm-edit-a-kernel-file.patch" ] &&
+	grep -qx "mm-edit-a-kernel-file.patch" "$ft/patches/series"; then
+	result ok "export writes a commit that edits a kernel file as a patch"
+else
+	result fail "export writes a commit that edits a kernel file as a patch (exit $rc)"
+	sed 's/^/  | /' <<<"$out"
+fi
+# run_vmtests.sh (as patched): a skip after a failure leaves the exit code
+# at 1; a skip after passes makes it KSFT_SKIP. Its run_test() runs here
+# with the TAP helpers stubbed.
+rv=$KTREE/$SELFTESTS_IN_TREE/run_vmtests.sh
+if [ -f "$rv" ] && sed -n '/^run_test() {$/,/^}$/p' "$rv" >"$tmp/run_test.sh" &&
+	[ -s "$tmp/run_test.sh" ]; then
+	rt_exit() {
+		(
+			test_selected() { return 0; }
+			tap_prefix() { cat >/dev/null; }
+			tap_output() { cat >/dev/null; }
+			pretty_name() { echo "$*"; }
+			# shellcheck disable=SC2034 # read by run_test
+			ksft_skip=4 CATEGORY=none count_total=0 count_pass=0 count_skip=0 count_fail=0
+			exitcode=0
+			# shellcheck disable=SC1091
+			. "$tmp/run_test.sh"
+			for t in "$@"; do run_test sh -c "exit $t"; done
+			echo "$exitcode"
+		)
+	}
+	got="$(rt_exit 0 1 4 0) $(rt_exit 0 4 0)"
+	if [ "$got" = "1 4" ]; then
+		result ok "run_vmtests.sh: a skip after a failure does not hide it"
+	else
+		result fail "run_vmtests.sh: a skip after a failure does not hide it (exit codes '$got', want '1 4')"
+	fi
+else
+	result fail "run_vmtests.sh: no run_test() in $rv"
+fi
 echo "$pass $fail" >"$BUILD/harness-counts"
 echo "harness: $pass passed, $fail failed"
 [ $fail -eq 0 ]

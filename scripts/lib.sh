@@ -79,6 +79,21 @@ KTREE=$SRC/linux		# git tree: tag "base" = pristine, HEAD = patched
 # The mm selftests directory of the tree, relative to it: where apply.sh puts
 # the reservation selftests and selftests.sh builds them (make check runs them).
 SELFTESTS_IN_TREE=tools/testing/selftests/mm
+# The files of selftests/ that go there: the reservation test programs
+# (ksft_own_tests, names without .c) and the helpers they link. The one
+# place that says which they are: apply.sh copies these, selftests/Makefile
+# is told to leave them out, selftests.sh checks and check.sh runs them.
+ksft_own_tests() {
+	(cd "$TOP/selftests" && for f in thp_reserve*.c; do echo "${f%.c}"; done)
+}
+ksft_own_files() {
+	(cd "$TOP/selftests" && ls thp_reserve*.c thp_util.[ch] thp_case.[ch])
+}
+# The project's new kernel source files (mm/, include/, Documentation/), as
+# paths in the tree; apply.sh copies them there as they are.
+own_kernel_files() {
+	(cd "$TOP" && { find mm include Documentation -type f 2>/dev/null || true; } | sort)
+}
 # git worktree of "base", the stock kernel. Its source and build directories
 # sit at the same relative distance as the patched ones, so that ccache (with
 # BASEDIR) shares every object the series does not change.

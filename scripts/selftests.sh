@@ -19,12 +19,12 @@ fi
 run_logged "$log" make -C "$KTREE/tools/testing/selftests/mm" -j"$JOBS" \
 	OUTPUT="$out/mm" KHDR_INCLUDES="-isystem $out/usr/include"
 run_logged "$log.project" make -C "$TOP/selftests" -j"$JOBS" \
-	KSFT="$KTREE/tools/testing/selftests" OUT="$out/project"
+	KSFT="$KTREE/tools/testing/selftests" OUT="$out/project" \
+	IN_TREE="$(ksft_own_files | tr '\n' ' ')"
 # The reservation tests are built in the tree (scripts/apply.sh): a copy
 # left in project/ by an older workbench would run twice.
 rm -f "$out"/project/thp_reserve*
-for f in "$TOP"/selftests/thp_reserve*.c; do
-	t=$(basename "$f" .c)
+for t in $(ksft_own_tests); do
 	[ -x "$out/mm/$t" ] && grep -q "^CATEGORY=\"thp_reserve\" run_test \./$t\$" \
 		"$KTREE/$SELFTESTS_IN_TREE/run_vmtests.sh" ||
 		die "selftests/$t.c: not built as $SELFTESTS_IN_TREE/$t or not run by its run_vmtests.sh (category thp_reserve): add it to TEST_GEN_FILES and run_vmtests.sh in patches/selftests-mm-build-and-run-the-THP-reservation-tests.patch"
