@@ -322,16 +322,21 @@ done
 echo "/* core */" >"$ft/mm/thp_reserve/core.c"
 echo "# the series" >"$ft/patches/series"
 kt=$ft/build/src/linux
-exgit() { git -C "$kt" -c user.name=t -c user.email=t@localhost "$@"; }
+# Git of the fake tree only, whatever GIT_* the caller (a hook) exports.
+exenv=(env -u GIT_DIR -u GIT_INDEX_FILE -u GIT_WORK_TREE -u GIT_OBJECT_DIRECTORY
+	GIT_CEILING_DIRECTORIES="$tmp")
+exgit() { "${exenv[@]}" git -C "$kt" -c user.name=t -c user.email=t@localhost "$@"; }
 mkdir -p "$kt/mm" "$kt/$SELFTESTS_IN_TREE"
 echo "/* memory */" >"$kt/mm/memory.c"
-exgit init -q && exgit add -A && exgit commit -q -m base && exgit tag base
+exgit init -q
+[ "$(exgit rev-parse --show-toplevel)" = "$kt" ] || die "harness: no git repository of its own in $kt"
+exgit add -A && exgit commit -q -m base && exgit tag base
 mkdir -p "$kt/mm/thp_reserve" && cp "$ft/mm/thp_reserve/core.c" "$kt/mm/thp_reserve/"
 cp "$ft/selftests/"* "$kt/$SELFTESTS_IN_TREE/"
 exgit add -A && exgit commit -q -m "selftests/mm: add the THP reservation tests"
 echo "/* edited */" >>"$kt/$SELFTESTS_IN_TREE/thp_util.c"
 exgit commit -q -am "edit a copied selftest helper"
-out=$(BUILD=$ft/build bash "$ft/scripts/export.sh" 2>&1) && rc=0 || rc=$?
+out=$("${exenv[@]}" BUILD="$ft/build" bash "$ft/scripts/export.sh" 2>&1) && rc=0 || rc=$?
 if [ $rc -ne 0 ] && grep -qF "change $SELFTESTS_IN_TREE/thp_util.c:" <<<"$out" &&
 	[ "$(ls "$ft/patches")" = series ] && [ "$(cat "$ft/patches/series")" = "# the series" ]; then
 	result ok "export refuses a commit that edits a file the repository owns"
@@ -342,7 +347,7 @@ fi
 exgit reset -q --hard HEAD~1
 echo "/* edited */" >>"$kt/mm/memory.c"
 exgit commit -q -am "mm: edit a kernel file"
-out=$(BUILD=$ft/build bash "$ft/scripts/export.sh" 2>&1) && rc=0 || rc=$?
+out=$("${exenv[@]}" BUILD="$ft/build" bash "$ft/scripts/export.sh" 2>&1) && rc=0 || rc=$?
 if [ $rc -eq 0 ] && [ -f "$ft/patches/mm-edit-a-kernel-file.patch" ] &&
 	grep -qx "mm-edit-a-kernel-file.patch" "$ft/patches/series"; then
 	result ok "export writes a commit that edits a kernel file as a patch"

@@ -180,14 +180,14 @@ static __noreturn void nr_holder(const char *dev, int up, int down)
  */
 static __noreturn void nr_pressure(void)
 {
-	long node1_free = node_kb(1, "MemFree");
-	unsigned long long cap_kb = node_kb(0, "MemTotal") + (512ULL << 10);
+	long node1_free = node_kb(1, "MemFree"), node0_kb = node_kb(0, "MemTotal");
+	unsigned long long cap_kb = node0_kb + (512ULL << 10);
 	size_t cap = cap_kb << 10;
 	size_t step = 8UL << 20, done = 0;
 	char *p;
 
 	/* cap_kb in bytes must fit a size_t (a 32-bit one does not fit much). */
-	if (!on_node0(MPOL_PREF) || node1_free < 0 || cap_kb > SIZE_MAX >> 10)
+	if (!on_node0(MPOL_PREF) || node1_free < 0 || node0_kb < 0 || cap_kb > SIZE_MAX >> 10)
 		_exit(2);
 	p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -149,6 +149,7 @@ static struct {
 	char dev[64];		/* the first swap device, a /dev path */
 	char rot_path[128];	/* its queue/rotational; "" if left as it was */
 	int prio;		/* its priority in /proc/swaps */
+	bool lost;		/* a failed begin could not swap it on again */
 } swap_rot;
 
 /*
@@ -185,10 +186,13 @@ static bool swap_rot_prio(void)
 	return found;
 }
 
+static void swap_nonrot_undo(void);
+
 /*
- * Make the first swap device non-rotational. On failure, errno says why
- * and the device is as it was (swapped on at its priority) if the
- * steps that undo it succeeded; a message says so if they did not.
+ * Make the first swap device non-rotational; swap_nonrot_end() undoes it,
+ * at exit or on a signal too. On failure, errno says why and the device
+ * is as it was (swapped on at its priority) unless swap_rot.lost says
+ * that the steps that undo it failed.
  */
 static bool swap_nonrot_begin(void)
 {
@@ -215,13 +219,17 @@ static bool swap_nonrot_begin(void)
 	err = write_text(swap_rot.rot_path, "0");
 	if (!err)
 		err = swap_rot_on();
-	if (!err)
+	if (!err) {
+		thp_on_cleanup(swap_nonrot_undo);
 		return true;
+	}
 	/* Back to rotational and swapped on; an error here is reported. */
 	write_text(swap_rot.rot_path, "1");
 	swapoff(swap_rot.dev);
-	if (swap_rot_on())
+	if (swap_rot_on()) {
 		ksft_print_msg("%s is no longer swapped on: %s\n", swap_rot.dev, strerror(errno));
+		swap_rot.lost = true;
+	}
 	swap_rot.rot_path[0] = '\0';
 	errno = -err;
 	return false;
@@ -243,6 +251,12 @@ static bool swap_nonrot_end(void)
 		return false;
 	errno = -err;
 	return !err;
+}
+
+/* swap_nonrot_end() as an exit and signal cleanup: swapoff, write, swapon. */
+static void swap_nonrot_undo(void)
+{
+	swap_nonrot_end();
 }
 
 /* Pages holding the marker on every active swap device; -1 on error. */
@@ -356,14 +370,26 @@ static void test_swap_no_stale(void)
 		return;
 	}
 	if (!swap_nonrot_begin()) {
-		ksft_test_result_skip("%s (cannot make swap non-rotational: %s)\n", name,
-				      strerror(errno));
+		if (swap_rot.lost)
+			ksft_test_result_fail("%s (swap lost while making it non-rotational)\n",
+					      name);
+		else
+			ksft_test_result_skip("%s (cannot make swap non-rotational: %s)\n",
+					      name, strerror(errno));
 		return;
 	}
-	if (!cg_setup(CG) || pipe(up) || pipe(down)) {
-		ksft_test_result_skip("%s (no memory cgroup)\n", name);
-		if (!swap_nonrot_end())
-			ksft_print_msg("cannot restore %s: %s\n", swap_rot.dev, strerror(errno));
+	if (!cg_setup(CG)) {
+		if (swap_nonrot_end())
+			ksft_test_result_skip("%s (no memory cgroup)\n", name);
+		else
+			ksft_test_result_fail("%s (no memory cgroup; cannot restore %s: %s)\n",
+					      name, swap_rot.dev, strerror(errno));
+		return;
+	}
+	if (pipe(up) || pipe(down)) {
+		ksft_test_result_fail("%s (pipe: %s)\n", name, strerror(errno));
+		cg_done(CG);
+		swap_nonrot_end();
 		return;
 	}
 	write_text(CG "/memory.max", SW_MAX);
@@ -637,8 +663,13 @@ static void test_memcg_stat(void)
 	bool ok = true;
 	pid_t pid;
 
-	if (!cg_setup(CG) || pipe(fds)) {
+	if (!cg_setup(CG)) {
 		ksft_test_result_skip("%s (no memory cgroup)\n", name);
+		return;
+	}
+	if (pipe(fds)) {
+		ksft_test_result_fail("%s (pipe: %s)\n", name, strerror(errno));
+		cg_done(CG);
 		return;
 	}
 	pid = fork();
@@ -682,24 +713,44 @@ static struct knob fn_knobs[] = {
 	{ .path = FAIL_PA "verbose", .val = "0" },
 };
 
+static void fn_knobs_undo(void);
+
+/*
+ * Set fn_knobs (saving each first), or with @restore put back those saved;
+ * a knob put back is no longer saved.
+ */
 static bool knobs_set(bool restore)
 {
 	bool ok = true;
 
+	if (!restore)
+		thp_on_cleanup(fn_knobs_undo);
 	for (size_t i = 0; i < ARRAY_SIZE(fn_knobs); i++) {
 		struct knob *k = &fn_knobs[i];
 		char *nl;
 
-		if (!restore) {
-			if (read_text(k->path, k->saved, sizeof(k->saved)))
-				return false;
-			nl = strchr(k->saved, '\n');
-			if (nl)
-				*nl = '\0';
+		if (restore) {
+			if (k->saved[0])
+				ok &= !write_text(k->path, k->saved);
+			k->saved[0] = '\0';
+			continue;
 		}
-		ok &= !write_text(k->path, restore ? k->saved : k->val);
+		if (read_text(k->path, k->saved, sizeof(k->saved))) {
+			k->saved[0] = '\0';
+			return false;
+		}
+		nl = strchr(k->saved, '\n');
+		if (nl)
+			*nl = '\0';
+		ok &= !write_text(k->path, k->val);
 	}
 	return ok;
+}
+
+/* knobs_set(true) as an exit and signal cleanup. */
+static void fn_knobs_undo(void)
+{
+	knobs_set(true);
 }
 
 /*
@@ -929,18 +980,33 @@ static __noreturn void dump_child(int up)
 	abort();
 }
 
+/* core_pattern as it was before the case; "" once put back. */
+static char saved_core[256];
+
+static void core_pattern_undo(void)
+{
+	if (saved_core[0])
+		write_text(CORE_PATTERN, saved_core);
+	saved_core[0] = '\0';
+}
+
 static void test_core_dump_no_stale(void)
 {
 	const char *name = "core_dump_no_stale: a core dump holds no never-used page";
 	long res0, held = -1, marked = 0, written = 0;
-	char saved[256], page[PG], want[PG];
+	char page[PG], want[PG];
 	int fds[2], status = 0, fd;
 	bool ok = true;
 	ssize_t n;
 	pid_t pid;
 
-	if (read_text(CORE_PATTERN, saved, sizeof(saved)) ||
-	    write_text(CORE_PATTERN, CD_FILE)) {
+	if (read_text(CORE_PATTERN, saved_core, sizeof(saved_core))) {
+		ksft_test_result_skip("%s (cannot read %s)\n", name, CORE_PATTERN);
+		return;
+	}
+	thp_on_cleanup(core_pattern_undo);
+	if (write_text(CORE_PATTERN, CD_FILE)) {
+		core_pattern_undo();
 		ksft_test_result_skip("%s (cannot set %s)\n", name, CORE_PATTERN);
 		return;
 	}
@@ -990,7 +1056,7 @@ static void test_core_dump_no_stale(void)
 	ok &= expect_eq("dump pages holding the dead process's marker", marked, 0);
 out:
 	unlink(CD_FILE);
-	write_text(CORE_PATTERN, saved);
+	core_pattern_undo();
 	ksft_test_result(ok, "%s\n", name);
 }
 

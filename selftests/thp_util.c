@@ -90,34 +90,68 @@ static const char * const saved_names[] = {
 
 /*
  * The saved values, each with its path, ready to be written back by
- * open(2) and write(2) alone: thp_knobs_restore() also runs from a
- * signal handler. Only the process that saved them restores them.
+ * open(2) and write(2) alone: the restore also runs from a signal
+ * handler. Only the process that armed the restore (saved_by) runs it.
  */
 static char saved_vals[ARRAY_SIZE(saved_names)][64];
 static char saved_paths[ARRAY_SIZE(saved_names)][96];
+static bool saved;
 static pid_t saved_by;
+/* Undo steps of thp_on_cleanup(), run newest first before the knobs. */
+static void (*cleanups[4])(void);
+static int nr_cleanups;
 
-static void knobs_restore_on_signal(int sig)
+static void restore_all(void)
 {
+	if (getpid() != saved_by)
+		return;
+	for (int i = nr_cleanups - 1; i >= 0; i--)
+		cleanups[i]();
 	thp_knobs_restore();
-	signal(sig, SIG_DFL);
+}
+
+/*
+ * SA_RESETHAND made the action the default one again: the signal, blocked
+ * while the handler runs, ends the process once the handler returns.
+ */
+static void restore_on_signal(int sig)
+{
+	int err = errno;
+
+	restore_all();
+	errno = err;
 	raise(sig);
+}
+
+/* Restore at exit and on the signals that end a test run from outside. */
+static void arm_restore(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE };
+	struct sigaction sa = { .sa_handler = restore_on_signal, .sa_flags = SA_RESETHAND };
+	struct sigaction old;
+
+	if (saved_by)
+		return;
+	saved_by = getpid();
+	atexit(restore_all);
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		/* A signal the caller ignores stays ignored. */
+		if (!sigaction(sigs[i], NULL, &old) && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
 }
 
 void thp_knobs_save(void)
 {
+	if (saved)
+		return;
 	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++) {
 		if (thp_get_policy(saved_names[i], saved_vals[i], sizeof(saved_vals[i])))
 			saved_vals[i][0] = '\0';
 		snprintf(saved_paths[i], sizeof(saved_paths[i]), THP_SYSFS "%s", saved_names[i]);
 	}
-	if (saved_by)
-		return;
-	saved_by = getpid();
-	atexit(thp_knobs_restore);
-	signal(SIGTERM, knobs_restore_on_signal);
-	signal(SIGINT, knobs_restore_on_signal);
-	signal(SIGHUP, knobs_restore_on_signal);
+	saved = true;
+	arm_restore();
 }
 
 void thp_knobs_restore(void)
@@ -128,6 +162,18 @@ void thp_knobs_restore(void)
 	for (size_t i = 0; i < ARRAY_SIZE(saved_names); i++)
 		if (saved_vals[i][0])
 			write_text(saved_paths[i], saved_vals[i]);
+}
+
+void thp_on_cleanup(void (*fn)(void))
+{
+	for (int i = 0; i < nr_cleanups; i++)
+		if (cleanups[i] == fn)
+			return;
+	if (nr_cleanups == ARRAY_SIZE(cleanups))
+		ksft_exit_fail_msg("%s: more than %zu undo steps\n", __func__,
+				   ARRAY_SIZE(cleanups));
+	cleanups[nr_cleanups++] = fn;
+	arm_restore();
 }
 
 void thp_reserve_setup(const char *early)
@@ -313,8 +359,15 @@ bool expect_eq(const char *what, long got, long want)
 	return false;
 }
 
+static void fail_reclaim_off(void)
+{
+	write_text(FAIL_DIR "probability", "0");
+}
+
 bool fail_reclaim_set(const char *prob, const char *times)
 {
+	if (strcmp(prob, "0"))
+		thp_on_cleanup(fail_reclaim_off);
 	return !write_text(FAIL_DIR "verbose", "0") &&
 	       !write_text(FAIL_DIR "interval", "1") &&
 	       !write_text(FAIL_DIR "times", times) &&

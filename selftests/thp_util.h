@@ -24,12 +24,21 @@ int thp_get_policy(const char *name, char *buf, size_t len);
 /* Set a THP knob relative to THP_SYSFS; exits the test on failure. */
 void thp_set(const char *name, const char *val);
 /*
- * Save all THP knobs the tests change; thp_knobs_restore() writes them
- * back. The first save also restores them at exit and on SIGTERM, SIGINT
- * and SIGHUP, in the saving process only (not in its forked children).
+ * Save all THP knobs the tests change (the first call only; later ones
+ * do nothing); thp_knobs_restore() writes them back. The save also arms
+ * the restore at exit and on SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGPIPE
+ * (those the caller does not ignore), in the saving process only: a
+ * forked child's exit or signal leaves the knobs alone.
  */
 void thp_knobs_save(void);
 void thp_knobs_restore(void);
+/*
+ * Run @fn (once, however often registered) where the knobs are restored,
+ * before them: at exit and on those signals, in the registering process
+ * only. @fn must be async-signal-safe, must work with nothing to undo,
+ * and must leave nothing to undo behind it. At most four.
+ */
+void thp_on_cleanup(void (*fn)(void));
 /*
  * Save the knobs, then set what every reservation test starts from: THP
  * enabled=always (2048kB inherits), read faults on the huge zero page,
@@ -71,7 +80,10 @@ bool expect_eq(const char *what, long got, long want);
 unsigned long pagemap_pfn(void *addr);
 /* The /proc/kpageflags word of a frame, or ~0 if it cannot be read. */
 unsigned long long kpageflags(unsigned long pfn);
-/* Set FAIL_DIR's probability (percent) and times; false if a write failed. */
+/*
+ * Set FAIL_DIR's probability (percent) and times; false if a write failed.
+ * A probability other than "0" is set back to 0 at exit (thp_on_cleanup).
+ */
 bool fail_reclaim_set(const char *prob, const char *times);
 /*
  * Wait up to 4 s for free_slab_kb() to be back within 8 MiB of @before;
@@ -88,7 +100,8 @@ void cg_done(const char *cg);
 /*
  * Skip the whole KTAP program unless the geometry is the one the tests
  * are written for (4 KiB base pages, 2 MiB PMD-sized pages), THP is
- * built in and the kernel has THP reservations. Call after the header.
+ * built in and the kernel has THP reservations. Call after the header
+ * and before ksft_set_plan(): the skip prints a plan of 0 ("1..0").
  */
 void thp_reserve_require(void);
 /*
