@@ -385,6 +385,68 @@ if [ -f "$rv" ] && sed -n '/^run_test() {$/,/^}$/p' "$rv" >"$tmp/run_test.sh" &&
 else
 	result fail "run_vmtests.sh: no run_test() in $rv"
 fi
+# thp_util's restore on a fake sysfs tree: a forked child's exit leaves
+# the knobs alone, SIGTERM to the saving process runs the registered undo
+# step and puts the knobs back, an ignored SIGHUP stays ignored. Plain
+# files are not truncated by a write as sysfs attributes are replaced:
+# each value the test writes has the length of the one it replaces.
+fs=$tmp/fakesysfs
+mkdir -p "$fs/khugepaged"
+printf always >"$fs/enabled"
+printf 10000 >"$fs/khugepaged/scan_sleep_millisecs"
+printf "no " >"$fs/undo-ran"
+cat >"$tmp/restore.c" <<'EOC'
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "../kselftest.h"
+#include "thp_util.h"
+
+static void undo(void)
+{
+	write_text(THP_SYSFS "undo-ran", "yes");
+}
+
+int main(void)
+{
+	char v[64];
+	int st;
+	pid_t pid;
+
+	signal(SIGHUP, SIG_IGN);
+	thp_knobs_save();
+	thp_on_cleanup(undo);
+	thp_set("enabled", "never!");
+	thp_set("khugepaged/scan_sleep_millisecs", "60000");
+	pid = fork();
+	if (!pid)
+		exit(0);
+	waitpid(pid, &st, 0);
+	if (thp_get_policy("enabled", v, sizeof(v)) || strcmp(v, "never!"))
+		return 2;	/* the child restored */
+	raise(SIGHUP);
+	kill(getpid(), SIGTERM);
+	return 3;		/* SIGTERM did not end it */
+}
+EOC
+ksft=$KTREE/tools/testing/selftests/mm
+if [ -f "$ksft/../kselftest.h" ] &&
+	gcc -O2 -Wall -Werror -DTHP_SYSFS="\"$fs/\"" -I"$TOP/selftests" -I"$ksft" -o "$tmp/restore" \
+		"$tmp/restore.c" "$TOP/selftests/thp_util.c" 2>"$tmp/restore.err"; then
+	"$tmp/restore" >/dev/null 2>&1
+	rc=$?
+	got="$rc $(cat "$fs/enabled") $(cat "$fs/khugepaged/scan_sleep_millisecs") $(cat "$fs/undo-ran" 2>/dev/null)"
+	if [ "$got" = "$((128 + 15)) always 10000 yes" ]; then
+		result ok "thp_util restores knobs and undo steps on SIGTERM, in the saving process only"
+	else
+		result fail "thp_util restores knobs and undo steps on SIGTERM, in the saving process only (got '$got', want '143 always 10000 yes')"
+	fi
+else
+	result fail "thp_util restore test does not build: $(head -n 3 "$tmp/restore.err" 2>/dev/null)"
+fi
 echo "$pass $fail" >"$BUILD/harness-counts"
 echo "harness: $pass passed, $fail failed"
 [ $fail -eq 0 ]

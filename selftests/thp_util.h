@@ -10,7 +10,10 @@
 #include <stddef.h>
 
 #define PMD_SIZE_BYTES	(2UL << 20)
+/* Overridable so that the workbench can test these helpers on a fake tree. */
+#ifndef THP_SYSFS
 #define THP_SYSFS	"/sys/kernel/mm/transparent_hugepage/"
+#endif
 #define CG_ROOT		"/sys/fs/cgroup/"
 /* debugfs fault attribute: reclaim skips reservations as if they were busy. */
 #define FAIL_DIR	"/sys/kernel/debug/fail_thp_res_reclaim/"
