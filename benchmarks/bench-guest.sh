@@ -153,14 +153,21 @@ sc_fork() {
 	done
 }
 
-# Scenario 7: redis-server loaded by redis-benchmark; BGSAVE's memory peak.
-# Over a unix socket: the guest has no network, not even loopback.
+# Scenario 7: redis-server with THP on for itself. Redis turns THP off for
+# its own process (PR_SET_THP_DISABLE) unless it is started with
+# "disable-thp no", so it is: thp_enabled (its /proc status) and
+# anon_huge_kib show what it got. It is filled with values of three sizes
+# (many small, fewer large: the shape of a cache), surveyed at rest with
+# thp_survey, loaded by redis-benchmark with pipelining off (p1) and on
+# (p16), and snapshotted by BGSAVE (fork time, copy-on-write, and the drop
+# of MemAvailable). Over a unix socket: the guest has no network, not even
+# loopback.
 sc_redis() {
 	command -v redis-server >/dev/null || { echo "redis: n/a (no redis-server)" >"$out/redis.$1.$2.log"; return 0; }
 	dir=$(mktemp -d)
 	sock=$dir/redis.sock
 	redis-server --port 0 --unixsocket "$sock" --save "" --appendonly no --dir "$dir" \
-		--daemonize no >"$dir/server.log" 2>&1 &
+		--disable-thp no --daemonize no >"$dir/server.log" 2>&1 &
 	pid=$!
 	tries=0
 	until redis-cli -s "$sock" ping >/dev/null 2>&1; do
@@ -169,13 +176,20 @@ sc_redis() {
 		sleep 0.1
 	done
 	{
-		# CSV: "test","rps","avg","min","p50","p95","p99","max" (latencies in ms).
-		redis-benchmark -s "$sock" -t set,get -n "$redis_n" -d 1024 -r 1000000 --csv 2>/dev/null |
-			awk -F, 'NR > 1 { gsub(/"/, ""); t = tolower($1)
-				print t "_ops_per_s=" $2; print t "_p99_ms=" $7
-				ops += $2; n++; if ($7 > p99) p99 = $7 }
-				END { if (n) { print "ops_per_s=" ops / n; print "p99_ms=" p99 } }'
-		echo "rss_kib=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)"
+		echo "thp_enabled=$(awk '/^THP_enabled/ { print $2 }' /proc/$pid/status)"
+		redis_fill s 64 "$redis_n"
+		redis_fill m 1024 $((redis_n / 4))
+		redis_fill l 16384 $((redis_n / 32))
+		echo "keys=$(redis-cli -s "$sock" dbsize)"
+		redis_mem fill
+		# At T=256: the pages of ranges below the threshold (what a
+		# reservation saves against always), and always's extra pages.
+		"$tools/thp_survey" -p "$pid" -t 256 --csv thresholds >"$out/redis-survey.$1.$2.csv" &&
+			awk -F, '$1 == 256 { print "survey_always_extra_kib=" $3 * 4
+				print "survey_t256_saved_kib=" $4 * 4 }' "$out/redis-survey.$1.$2.csv"
+		redis_load 1
+		redis_load 16
+		redis_mem load
 		free0=$(awk '/^MemAvailable/ { print $2 }' /proc/meminfo)
 		low=$free0
 		if redis-cli -s "$sock" bgsave >/dev/null 2>&1; then
@@ -187,11 +201,42 @@ sc_redis() {
 				sleep 0.05
 			done
 			echo "bgsave_peak_kib=$((free0 - low))"
+			redis-cli -s "$sock" info stats | tr -d '\r' |
+				sed -n 's/^latest_fork_usec:/fork_us=/p'
+			redis-cli -s "$sock" info persistence | tr -d '\r' |
+				awk -F: '$1 == "rdb_last_cow_size" { print "bgsave_cow_kib=" int($2 / 1024) }'
 		fi
 	} >"$out/redis.$1.$2.txt"
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	rm -rf "$dir"
+}
+
+# redis_fill PREFIX BYTES N: N SETs of PREFIX:<random key below N> to a
+# value of BYTES bytes.
+redis_fill() {
+	v=$(head -c "$2" /dev/zero | tr '\0' v)
+	redis-benchmark -s "$sock" -n "$3" -r "$3" -q SET "$1:__rand_int__" "$v" >/dev/null 2>&1
+}
+
+# redis_mem WHEN: the server's used_memory, Rss and AnonHugePages in KiB.
+redis_mem() {
+	echo "used_memory_kib_$1=$(($(redis-cli -s "$sock" info memory | tr -d '\r' |
+		sed -n 's/^used_memory://p') / 1024))"
+	echo "rss_kib_$1=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)"
+	echo "anon_huge_kib_$1=$(awk '/^AnonHugePages/ { print $2 }' /proc/$pid/smaps_rollup)"
+}
+
+# redis_load P: SET and GET of 1 KiB values with P requests in flight per
+# connection; mean requests/s of the two, their p50 and the larger p99.
+redis_load() {
+	# CSV: "test","rps","avg","min","p50","p95","p99","max" (latencies in ms).
+	redis-benchmark -s "$sock" -t set,get -n "$redis_n" -d 1024 -r "$redis_n" -P "$1" \
+		--csv 2>/dev/null |
+		awk -F, -v p="$1" 'NR > 1 { gsub(/"/, ""); ops += $2; n++
+				if ($5 > p50) p50 = $5; if ($7 > p99) p99 = $7 }
+			END { if (n) { print "ops_per_s_p" p "=" ops / n
+				print "p50_ms_p" p "=" p50; print "p99_ms_p" p "=" p99 } }'
 }
 
 # Scenario 8: stress-ng vm and bigheap in a group with memory.max, with swap.

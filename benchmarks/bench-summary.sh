@@ -60,9 +60,21 @@ scale us_per_populate_1024 scale us_per_populate_1024 us
 scale us_per_populate_4096 scale us_per_populate_4096 us
 promote-cost ms_per_2mib promote collapse_ms_per_2mib ms
 promote-cost mmap_lock_reader_max_wait promote reader_max_wait_us us
-redis ops_per_s redis ops_per_s 1/s
-redis p99_ms redis p99_ms ms
-redis rss_kib redis rss_kib KiB
+redis thp_enabled redis thp_enabled flag
+redis anon_huge_kib_after_fill redis anon_huge_kib_fill KiB
+redis rss_kib_after_fill redis rss_kib_fill KiB
+redis used_memory_kib_after_fill redis used_memory_kib_fill KiB
+redis survey_always_extra_kib redis survey_always_extra_kib KiB
+redis survey_t256_saved_kib redis survey_t256_saved_kib KiB
+redis ops_per_s_pipeline_1 redis ops_per_s_p1 1/s
+redis p50_ms_pipeline_1 redis p50_ms_p1 ms
+redis p99_ms_pipeline_1 redis p99_ms_p1 ms
+redis ops_per_s_pipeline_16 redis ops_per_s_p16 1/s
+redis p99_ms_pipeline_16 redis p99_ms_p16 ms
+redis rss_kib_after_load redis rss_kib_load KiB
+redis anon_huge_kib_after_load redis anon_huge_kib_load KiB
+redis bgsave_fork_us redis fork_us us
+redis bgsave_cow_kib redis bgsave_cow_kib KiB
 redis bgsave_peak_kib redis bgsave_peak_kib KiB
 stress-ng vm_bogo_ops stress vm_bogo_ops count
 stress-ng bigheap_bogo_ops stress bigheap_bogo_ops count
@@ -99,6 +111,14 @@ while read -r scen metric file key unit; do
 	echo " $(bench_ratio "$t" "$(val "$scen" "$ref_always" "$metric")") | $(bench_ratio "$t" "$(val "$scen" "$ref_never" "$metric")") |"
 done <<<"$rows"
 echo
+# A workload measures THP only if it gets huge pages under always.
+for w in "redis anon_huge_kib_after_fill"; do
+	read -r scen metric <<<"$w"
+	v=$(val "$scen" "$ref_always" "$metric")
+	[ -z "$v" ] || [ "$v" = n/a ] || awk -v v="$v" 'BEGIN { exit !(v > 0) }' ||
+		echo "**Warning: $scen had no huge page under $ref_always ($metric $v): its rows do not measure THP.**"
+done
+echo
 echo "Raw runs: raw/; all values: summary.csv (in $(basename "$res")/)"
 
 # paired FILE KEY A B: "median min max n" of A/B over the runs where both
@@ -123,7 +143,9 @@ pairs="dense total_ms reserve-t256 $ref_always
 dense-random total_ms reserve-t256 $ref_always
 dense-mt total_ms reserve-t256 $ref_always
 sparse us_per_touch reserve-t256 $ref_never
-gups updates_per_s reserve-t256 $ref_always"
+gups updates_per_s reserve-t256 $ref_always
+redis ops_per_s_p1 reserve-t256 $ref_always
+redis ops_per_s_p16 reserve-t256 $ref_always"
 echo
 echo "### Ratios per run"
 echo

@@ -59,6 +59,8 @@ bench_begin "" "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPU
 for t in thp_bench fork_bench promote_bench; do
 	gcc -O2 -Wall -pthread -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
 done
+# The redis scenario surveys the server with the user tool.
+gcc -O2 -Wall -o "$BUILD/tools/thp_survey" "$TOP/tools/thp_survey.c"
 # The policies a scenario runs under: the populate-cost scaling compares a
 # reservation policy's populate with a stock 4 KiB fault, and promote an
 # in-place promotion with a copy collapse, so both run under vanilla-never

@@ -98,6 +98,23 @@ else
 	result fail "bench-summary.sh: medians, min, max, n/a and ratios ($(cat "$b/summary.csv" "$b/out.md" | tr '\n' ' '))"
 fi
 rm -f "$b/summary.csv"
+# A workload that got no huge page under always is flagged: its rows do
+# not measure THP (Redis without "disable-thp no"). One with huge pages is not.
+w=$tmp/bench-thp
+for huge in 0 4096; do
+	rm -rf "$w" && mkdir -p "$w/raw" && echo "runs: 1" >"$w/kernel-version"
+	for pol in vanilla-always vanilla-never reserve-t256; do
+		printf 'thp_enabled=1\nanon_huge_kib_fill=%s\nops_per_s_p1=100\n' \
+			"$([ $pol = vanilla-always ] && echo $huge || echo 0)" >"$w/raw/redis.$pol.1.txt"
+	done
+	"$TOP/benchmarks/bench-summary.sh" "$w" >"$w/out.md" 2>&1
+	warned=$(grep -c 'Warning: redis had no huge page under vanilla-always' "$w/out.md")
+	if { [ $huge = 0 ] && [ "$warned" = 1 ]; } || { [ $huge != 0 ] && [ "$warned" = 0 ]; }; then
+		result ok "bench-summary.sh flags a workload without huge pages under always ($huge KiB)"
+	else
+		result fail "bench-summary.sh flags a workload without huge pages under always ($huge KiB: $warned warnings)"
+	fi
+done
 for i in 1 2 3; do
 	mv "$b/raw/fork-sparse.vanilla-always.$i.txt" "$b/raw/fork-sparse-memcg.vanilla-always.$i.txt"
 done
