@@ -15,12 +15,14 @@ cg=/sys/fs/cgroup/thpbench
 mkdir -p "$out"
 if [ "$quick" = 1 ]; then
 	size=128 gups_s=2 tohuge_mib=32 tohuge_s=20 fork_s=60 fork_cg=128M redis_n=10000 stress_s=6
+	apps_n=20000
 	scale_counts="16 64 256"
-	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis stress"}
+	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis apps stress"}
 else
 	size=1024 gups_s=10 tohuge_mib=64 tohuge_s=90 fork_s=300 fork_cg=512M redis_n=100000 stress_s=20
+	apps_n=100000
 	scale_counts="16 64 256 1024 4096"
-	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis stress"}
+	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis apps stress"}
 fi
 set -- $scenarios
 steps=$#
@@ -239,6 +241,112 @@ redis_load() {
 				print "p50_ms_p" p "=" p50; print "p99_ms_p" p "=" p99 } }'
 }
 
+# Scenario 10: real programs, each in a memory cgroup of its own (the
+# client of memcached outside it): memcached filled and then served a
+# get/set mix, a Python program's dicts and lists, SQLite with a query
+# load (apps.py), and gcc compiling the preprocessed mm/memory.c of the
+# tree. The Python ones wait once their data is built: the group's anon,
+# anon_thp and thp_survey are read then, at rest. Per program: those, the
+# time of its timed phase (gcc: the compile), memory.peak, and for gcc the
+# largest anon_thp sampled while it compiles.
+sc_apps() {
+	dir=$(mktemp -d)
+	mkdir -p "$cg"
+	for w in memcached dicts sqlite gcc; do
+		acg=$cg-$w
+		mkdir -p "$acg"
+		"app_$w" "$acg" >"$out/apps-$w.$1.$2.txt" 2>"$out/apps-$w.$1.$2.log" ||
+			echo "failed=1" >>"$out/apps-$w.$1.$2.txt"
+		echo "peak_kib=$(($(cat "$acg/memory.peak") / 1024))" >>"$out/apps-$w.$1.$2.txt"
+		# The group's processes are gone: rmdir waits for nothing.
+		rmdir "$acg" 2>/dev/null || true
+	done
+	rm -rf "$dir"
+}
+
+# in_cg CGROUP CMD...: CMD in CGROUP.
+in_cg() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$@"
+}
+
+# app_rest CGROUP: the group's memory at rest, and the survey at T=256.
+app_rest() {
+	awk '$1 == "anon" { print "anon_kib=" int($2 / 1024) }
+		$1 == "anon_thp" { print "anon_thp_kib=" int($2 / 1024) }' "$1/memory.stat"
+	"$tools/thp_survey" -c "$1" -t 256 --csv thresholds |
+		awk -F, '$1 == 256 { print "survey_always_extra_kib=" $3 * 4
+			print "survey_t256_saved_kib=" $4 * 4 }'
+}
+
+# app_py CGROUP SURVEYED ARG...: apps.py ARG... in CGROUP; app_rest of the
+# group SURVEYED once it is ready, then its timed phase. (sh has no local
+# variables: the names here are not those of the callers.)
+app_py() {
+	pycg=$1 surveyed=$2
+	shift 2
+	rm -f "$dir/go" "$dir/py.out"
+	mkfifo "$dir/go"
+	in_cg "$pycg" python3 "$here/apps.py" "$@" <"$dir/go" >"$dir/py.out" &
+	py=$!
+	exec 3>"$dir/go"
+	until grep -q '^ready' "$dir/py.out" 2>/dev/null; do
+		kill -0 "$py" 2>/dev/null || break
+		sleep 0.2
+	done
+	app_rest "$surveyed"
+	t=$(date +%s%N)
+	echo go >&3
+	exec 3>&-
+	wait "$py"
+	rc=$?
+	echo "phase_ms=$((($(date +%s%N) - t) / 1000000))"
+	grep -v '^ready' "$dir/py.out"
+	return $rc
+}
+
+app_memcached() {
+	command -v memcached >/dev/null || { echo "memcached: n/a"; return 0; }
+	in_cg "$1" memcached -u root -s "$dir/mc.sock" -m 1024 -t 1 &
+	mc=$!
+	tries=0
+	until [ -S "$dir/mc.sock" ] || [ "$tries" -ge 100 ]; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	app_py "$cg" "$1" memcached "$dir/mc.sock" "$apps_n"
+	rc=$?
+	kill "$mc" 2>/dev/null
+	wait "$mc" 2>/dev/null
+	return $rc
+}
+
+app_dicts() {
+	app_py "$1" "$1" dicts "$apps_n"
+}
+
+app_sqlite() {
+	app_py "$1" "$1" sqlite $((apps_n * 2))
+}
+
+app_gcc() {
+	src=$here/../build/bench/memory.i
+	[ -f "$src" ] || { echo "gcc: n/a (no $src)"; return 0; }
+	t=$(date +%s%N)
+	in_cg "$1" gcc -O2 -w -c -o /dev/null "$src" &
+	g=$!
+	max=0
+	while kill -0 "$g" 2>/dev/null; do
+		v=$(awk '$1 == "anon_thp" { print int($2 / 1024) }' "$1/memory.stat")
+		[ "$v" -gt "$max" ] && max=$v
+		sleep 0.5
+	done
+	wait "$g"
+	rc=$?
+	echo "phase_ms=$((($(date +%s%N) - t) / 1000000))"
+	echo "anon_thp_kib_max=$max"
+	return $rc
+}
+
 # Scenario 8: stress-ng vm and bigheap in a group with memory.max, with swap.
 sc_stress() {
 	mkdir -p "$cg"
@@ -287,6 +395,7 @@ for s in $scenarios; do
 			khugepaged_awake ;;
 		esac ;;
 	redis) sc_redis "$p" "$i" ;;
+	apps) sc_apps "$p" "$i" ;;
 	stress) sc_stress "$p" "$i" ;;
 	esac
 done

@@ -76,6 +76,30 @@ redis anon_huge_kib_after_load redis anon_huge_kib_load KiB
 redis bgsave_fork_us redis fork_us us
 redis bgsave_cow_kib redis bgsave_cow_kib KiB
 redis bgsave_peak_kib redis bgsave_peak_kib KiB
+apps-memcached ops_per_s apps-memcached ops_per_s 1/s
+apps-memcached phase_ms apps-memcached phase_ms ms
+apps-memcached anon_kib_at_rest apps-memcached anon_kib KiB
+apps-memcached anon_thp_kib_at_rest apps-memcached anon_thp_kib KiB
+apps-memcached survey_always_extra_kib apps-memcached survey_always_extra_kib KiB
+apps-memcached survey_t256_saved_kib apps-memcached survey_t256_saved_kib KiB
+apps-memcached peak_kib apps-memcached peak_kib KiB
+apps-dicts ops_per_s apps-dicts ops_per_s 1/s
+apps-dicts phase_ms apps-dicts phase_ms ms
+apps-dicts anon_kib_at_rest apps-dicts anon_kib KiB
+apps-dicts anon_thp_kib_at_rest apps-dicts anon_thp_kib KiB
+apps-dicts survey_always_extra_kib apps-dicts survey_always_extra_kib KiB
+apps-dicts survey_t256_saved_kib apps-dicts survey_t256_saved_kib KiB
+apps-dicts peak_kib apps-dicts peak_kib KiB
+apps-sqlite queries_per_s apps-sqlite queries_per_s 1/s
+apps-sqlite phase_ms apps-sqlite phase_ms ms
+apps-sqlite anon_kib_at_rest apps-sqlite anon_kib KiB
+apps-sqlite anon_thp_kib_at_rest apps-sqlite anon_thp_kib KiB
+apps-sqlite survey_always_extra_kib apps-sqlite survey_always_extra_kib KiB
+apps-sqlite survey_t256_saved_kib apps-sqlite survey_t256_saved_kib KiB
+apps-sqlite peak_kib apps-sqlite peak_kib KiB
+apps-gcc phase_ms apps-gcc phase_ms ms
+apps-gcc anon_thp_kib_max apps-gcc anon_thp_kib_max KiB
+apps-gcc peak_kib apps-gcc peak_kib KiB
 stress-ng vm_bogo_ops stress vm_bogo_ops count
 stress-ng bigheap_bogo_ops stress bigheap_bogo_ops count
 stress-ng pswpin stress pswpin pages
@@ -112,7 +136,8 @@ while read -r scen metric file key unit; do
 done <<<"$rows"
 echo
 # A workload measures THP only if it gets huge pages under always.
-for w in "redis anon_huge_kib_after_fill"; do
+for w in "redis anon_huge_kib_after_fill" "apps-memcached anon_thp_kib_at_rest" \
+	"apps-dicts anon_thp_kib_at_rest" "apps-sqlite anon_thp_kib_at_rest" "apps-gcc anon_thp_kib_max"; do
 	read -r scen metric <<<"$w"
 	v=$(val "$scen" "$ref_always" "$metric")
 	[ -z "$v" ] || [ "$v" = n/a ] || awk -v v="$v" 'BEGIN { exit !(v > 0) }' ||
@@ -145,7 +170,11 @@ dense-mt total_ms reserve-t256 $ref_always
 sparse us_per_touch reserve-t256 $ref_never
 gups updates_per_s reserve-t256 $ref_always
 redis ops_per_s_p1 reserve-t256 $ref_always
-redis ops_per_s_p16 reserve-t256 $ref_always"
+redis ops_per_s_p16 reserve-t256 $ref_always
+apps-memcached ops_per_s reserve-t256 $ref_always
+apps-dicts phase_ms reserve-t256 $ref_always
+apps-sqlite phase_ms reserve-t256 $ref_always
+apps-gcc phase_ms reserve-t256 $ref_always"
 echo
 echo "### Ratios per run"
 echo

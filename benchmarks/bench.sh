@@ -28,7 +28,7 @@ boot=${BOOT:-scenario}
 case $boot in scenario | run) ;; *) die "BOOT must be scenario or run, not '$boot'" ;; esac
 defaults=$BENCH_DEFAULT_POLICIES
 all=$BENCH_ALL_POLICIES
-all_scen="fork sparse dense dense-random dense-mt tohuge gups promote redis stress scale"
+all_scen="fork sparse dense dense-random dense-mt tohuge gups promote redis apps stress scale"
 # known LIST WORDS WHAT: fail on a word of WORDS that LIST does not have.
 known() {
 	local w
@@ -49,7 +49,7 @@ read -r -a plist <<<"$policies"
 read -r -a slist <<<"$scenarios"
 [ "${#slist[@]}" -gt 0 ] && [ "${#plist[@]}" -gt 0 ] ||
 	die "no scenario or no policy given (SCENARIOS='${SCENARIOS:-}' POLICIES='${POLICIES:-}')"
-EXTRA_PKGS="redis-server redis-tools gnuplot-nox" "$TOP/scripts/setup.sh"
+EXTRA_PKGS="redis-server redis-tools memcached gnuplot-nox" "$TOP/scripts/setup.sh"
 # The stock kernel is built only when a vanilla-* policy runs.
 BENCH_VANILLA=0
 [[ "$policies" != *vanilla-* ]] || BENCH_VANILLA=1
@@ -59,8 +59,17 @@ bench_begin "" "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPU
 for t in thp_bench fork_bench promote_bench; do
 	gcc -O2 -Wall -pthread -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
 done
-# The redis scenario surveys the server with the user tool.
+# The redis and apps scenarios survey memory with the user tool.
 gcc -O2 -Wall -o "$BUILD/tools/thp_survey" "$TOP/tools/thp_survey.c"
+# The apps scenario's compiler input: mm/memory.c of the patched tree,
+# preprocessed with the perf kernel's configuration, compiled in the guest
+# as a user program would be (gcc -O2 -c).
+if [[ " $scenarios " == *" apps "* ]]; then
+	mkdir -p "$BUILD/bench"
+	run_logged "$BUILD/log/bench-memory-i.log" \
+		make -C "$KTREE" O="$(obj_dir patched perf)" mm/memory.i
+	cp "$(obj_dir patched perf)/mm/memory.i" "$BUILD/bench/memory.i"
+fi
 # The policies a scenario runs under: the populate-cost scaling compares a
 # reservation policy's populate with a stock 4 KiB fault, and promote an
 # in-place promotion with a copy collapse, so both run under vanilla-never
