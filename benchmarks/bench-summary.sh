@@ -76,34 +76,27 @@ redis anon_huge_kib_after_load redis anon_huge_kib_load KiB
 redis bgsave_fork_us redis fork_us us
 redis bgsave_cow_kib redis bgsave_cow_kib KiB
 redis bgsave_peak_kib redis bgsave_peak_kib KiB
-apps-memcached ops_per_s apps-memcached ops_per_s 1/s
-apps-memcached phase_ms apps-memcached phase_ms ms
-apps-memcached anon_kib_at_rest apps-memcached anon_kib KiB
-apps-memcached anon_thp_kib_at_rest apps-memcached anon_thp_kib KiB
-apps-memcached survey_always_extra_kib apps-memcached survey_always_extra_kib KiB
-apps-memcached survey_t256_saved_kib apps-memcached survey_t256_saved_kib KiB
-apps-memcached peak_kib apps-memcached peak_kib KiB
-apps-dicts ops_per_s apps-dicts ops_per_s 1/s
-apps-dicts phase_ms apps-dicts phase_ms ms
-apps-dicts anon_kib_at_rest apps-dicts anon_kib KiB
-apps-dicts anon_thp_kib_at_rest apps-dicts anon_thp_kib KiB
-apps-dicts survey_always_extra_kib apps-dicts survey_always_extra_kib KiB
-apps-dicts survey_t256_saved_kib apps-dicts survey_t256_saved_kib KiB
-apps-dicts peak_kib apps-dicts peak_kib KiB
-apps-sqlite queries_per_s apps-sqlite queries_per_s 1/s
-apps-sqlite phase_ms apps-sqlite phase_ms ms
-apps-sqlite anon_kib_at_rest apps-sqlite anon_kib KiB
-apps-sqlite anon_thp_kib_at_rest apps-sqlite anon_thp_kib KiB
-apps-sqlite survey_always_extra_kib apps-sqlite survey_always_extra_kib KiB
-apps-sqlite survey_t256_saved_kib apps-sqlite survey_t256_saved_kib KiB
-apps-sqlite peak_kib apps-sqlite peak_kib KiB
-apps-gcc phase_ms apps-gcc phase_ms ms
-apps-gcc anon_thp_kib_max apps-gcc anon_thp_kib_max KiB
-apps-gcc peak_kib apps-gcc peak_kib KiB
 stress-ng vm_bogo_ops stress vm_bogo_ops count
 stress-ng bigheap_bogo_ops stress bigheap_bogo_ops count
 stress-ng pswpin stress pswpin pages
 stress-ng oom_kills stress oom_kills count"
+# The Python programs of the apps scenario share their rows but the first.
+for w in memcached:ops_per_s dicts:ops_per_s sqlite:queries_per_s; do
+	a=apps-${w%%:*}
+	rows="$rows
+$a ${w#*:} $a ${w#*:} 1/s"
+	for m in phase_ms:phase_ms:ms anon_kib_at_rest:anon_kib:KiB \
+		anon_thp_kib_at_rest:anon_thp_kib:KiB survey_always_extra_kib:survey_always_extra_kib:KiB \
+		survey_t256_saved_kib:survey_t256_saved_kib:KiB peak_kib:peak_kib:KiB; do
+		IFS=: read -r metric key unit <<<"$m"
+		rows="$rows
+$a $metric $a $key $unit"
+	done
+done
+rows="$rows
+apps-gcc phase_ms apps-gcc phase_ms ms
+apps-gcc anon_thp_kib_max apps-gcc anon_thp_kib_max KiB
+apps-gcc peak_kib apps-gcc peak_kib KiB"
 csv=$res/summary.csv
 echo "scenario,policy,metric,value,unit,runs,min,max" >"$csv"
 while read -r scen metric file key unit; do
