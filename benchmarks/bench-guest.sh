@@ -332,7 +332,8 @@ app_gcc() {
 	src=$here/../build/bench/memory.i
 	[ -f "$src" ] || { echo "gcc: n/a (no $src)"; return 0; }
 	t=$(date +%s%N)
-	in_cg "$1" gcc -O2 -w -c -o /dev/null "$src" &
+	# -fno-pie: the kernel's asm constraints need non-PIC code.
+	in_cg "$1" gcc -O2 -w -fno-pie -c -o /dev/null "$src" &
 	g=$!
 	max=0
 	while kill -0 "$g" 2>/dev/null; do
