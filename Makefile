@@ -14,10 +14,10 @@
 #   selftests      build the project's and the upstream mm selftests
 #   shell          boot a built kernel and give a root shell in the guest
 #   vm-run         boot a built kernel and run CMD in the guest
-#   bench          every benchmark scenario, 4 stock and 4 reservation policies
-#   bench-promote  promotion in place against copy collapse
-#   bench-fork     fork until failure, per policy, system-wide and in a memcg
-#   bench-mthp     the mTHP fallback: memory and random access after a break
+#   bench          every benchmark scenario, 6 stock and 5 reservation policies
+#   bench-promote  make bench's promote scenario: in place against copy collapse
+#   bench-fork     make bench's fork scenarios: in a memcg and system-wide
+#   bench-mthp     make bench's mthp scenario: the mTHP fallback after a break
 #   series         export the change as a format-patch series; check that it applies
 #   series-build   build the kernel after each patch of the series
 #   export-patches write commits made in build/src/linux back to patches/
@@ -117,25 +117,24 @@ vm-run: setup
 lint: setup
 	@$(S)/lint.sh
 
-# Every scenario of benchmarks/README.md, 4 stock and 4 reservation
-# policies, one invocation (QUICK=1: about 10 minutes once built).
+# Every scenario of benchmarks/README.md under every policy it runs
+# under, one invocation (QUICK=1: one short run).
 bench: setup
 	@benchmarks/bench.sh
 
-# Promotion in place vs copy collapse, and random access afterwards
-# (patched and vanilla perf kernels, one invocation).
+# Subsets of make bench (SCENARIOS and POLICIES as given, or these):
+# promotion in place against copy collapse and random access afterwards;
+# fork until failure in a memory cgroup and system-wide; the mTHP
+# fallback's memory and random access for a half-dense pattern.
 bench-promote: setup
-	@benchmarks/promote.sh
-
-# Fork until failure: children counted per THP policy, system-wide and in
-# a memory cgroup (patched and vanilla perf kernels, one invocation).
+	@SCENARIOS="$(or $(SCENARIOS),promote)" \
+		POLICIES="$(or $(POLICIES),vanilla-never vanilla-always reserve-t256)" benchmarks/bench.sh
 bench-fork: setup
-	@benchmarks/fork.sh
-
-# The mTHP fallback: memory and random access for a half-dense pattern
-# after the break (patched and vanilla perf kernels, one invocation).
+	@SCENARIOS="$(or $(SCENARIOS),fork fork-system)" benchmarks/bench.sh
 bench-mthp: setup
-	@benchmarks/mthp.sh
+	@SCENARIOS="$(or $(SCENARIOS),mthp)" \
+		POLICIES="$(or $(POLICIES),reserve-t256-mthp64 reserve-t256 vanilla-mthp64 vanilla-never)" \
+		benchmarks/bench.sh
 
 series: setup
 	@$(S)/series.sh --verify

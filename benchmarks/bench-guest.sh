@@ -14,18 +14,20 @@ tools=$here/../build/tools
 cg=/sys/fs/cgroup/thpbench
 mkdir -p "$out"
 if [ "$quick" = 1 ]; then
-	size=128 gups_s=2 tohuge_mib=32 tohuge_s=20 fork_s=60 fork_cg=128M redis_n=10000 stress_s=6
+	size=128 gups_s=2 promote_mib=64 mthp_mib=64 tohuge_mib=32 tohuge_s=20 tohuge_def_s=60 fork_s=60 fork_sys_s=60 fork_sys_max=2000 fork_cg=128M redis_n=10000 stress_s=120 stress_mib=64
 	apps_n=20000
 	scale_counts="16 64 256"
-	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis apps stress"}
+	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge tohuge-default gups promote redis apps stress-keep stress-nokeep stress-pagein stress-noswap"}
 else
-	size=1024 gups_s=10 tohuge_mib=64 tohuge_s=90 fork_s=300 fork_cg=512M redis_n=100000 stress_s=20
+	size=1024 gups_s=10 promote_mib=256 mthp_mib=256 tohuge_mib=64 tohuge_s=90 tohuge_def_s=180 fork_s=300 fork_sys_s=150 fork_sys_max=5000 fork_cg=512M redis_n=100000 stress_s=600 stress_mib=256
 	apps_n=100000
 	scale_counts="16 64 256 1024 4096"
-	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge gups promote redis apps stress"}
+	scenarios=${SCENARIOS:-"fork sparse dense dense-random dense-mt tohuge tohuge-default gups promote redis apps stress-keep stress-nokeep stress-pagein stress-noswap"}
 fi
-set -- $scenarios
-steps=$#
+steps=0
+for s in $scenarios; do
+	applies "$s" "$p" && steps=$((steps + 1))
+done
 step=0
 t0=$(date +%s)
 
@@ -155,6 +157,21 @@ sc_fork() {
 	done
 }
 
+# Scenario 1s: fork until failure system-wide (the guest's own memory,
+# no group, no swap), after compaction, so every policy starts from the
+# same free 2 MiB blocks; khugepaged asleep (the children never fill a
+# range).
+sc_fork_system() {
+	for pat in sparse randk; do
+		fresh
+		echo 1 >/proc/sys/vm/compact_memory
+		khugepaged_asleep
+		"$tools/fork_bench" 64 "$pat" "$fork_sys_max" "$fork_sys_s" \
+			>"$out/fork-system-$pat.$1.$2.txt"
+		khugepaged_awake
+	done
+}
+
 # Scenario 7: redis-server with THP on for itself. Redis turns THP off for
 # its own process (PR_SET_THP_DISABLE) unless it is started with
 # "disable-thp no", so it is: thp_enabled (its /proc status) and
@@ -261,6 +278,8 @@ sc_apps() {
 		# The group's processes are gone: rmdir waits for nothing.
 		rmdir "$acg" 2>/dev/null || true
 	done
+	# The memcached client's group, empty once it exited.
+	rmdir "$cg" 2>/dev/null || true
 	rm -rf "$dir"
 }
 
@@ -348,24 +367,142 @@ app_gcc() {
 	return $rc
 }
 
-# Scenario 8: stress-ng vm and bigheap in a group with memory.max, with swap.
+# Scenario 8: stress-ng ranks policies under a memory limit. One stressor
+# and one method per scenario (vm, write64: one bogo op is 1 MiB written),
+# fixed work (--vm-ops) with a time limit only as a guard, in a group of
+# its own with memory.max; swap on a zram device in the guest (compressed
+# in guest memory, no host file) unless the scenario runs without swap.
+# stress-ng reads every new buffer in (MADV_POPULATE_READ) before it
+# writes: with the huge zero page that read maps, stock 6.12 splits it at
+# the first write and faults 4 KiB pages, while reservations reserve at
+# the first write to the zero page. So the scenarios that stand for a
+# program writing its memory first map it with --vm-populate (MAP_POPULATE:
+# write faults, in order), and stress-nokeep measures the zero-page path:
+#   stress-keep      a buffer that fits, populated, kept and rewritten
+#   stress-nokeep    the same buffer mapped, read in (the zero page),
+#                    written once and unmapped per pass: the zero-page
+#                    write, fault and promotion paths
+#   stress-pagein    a populated kept buffer 1.5 x memory.max: paged out
+#                    and in (write64 fills a page with one value, so zram
+#                    stores it as a same-filled page: this measures the
+#                    paging path, not compression)
+#   stress-noswap    stress-keep without swap
+#   stress-keep-hp, stress-keep-nohp  a kept buffer, not populated, with
+#                    --vm-madvise hugepage / nohugepage (madvise comes
+#                    after MAP_POPULATE, so no populate), under
+#                    reserve-t256 and the stock policy it must equal
+#                    (always / never): reservations leave VM_HUGEPAGE and
+#                    VM_NOHUGEPAGE areas to the stock paths
+# Recorded: the time, bogo ops and bogo ops/s, completed (the work done
+# and no OOM kill: stress-ng restarts a killed worker, and stops early
+# when a kill comes after a full pass; time_ms is n/a otherwise), the
+# group's memory.peak and memory.events, and the vmstat deltas of swap,
+# major faults and THP work.
+# stress_cfg SCENARIO: "BUFFER_MIB PASSES SWAP OPTIONS", memory.max is
+# stress_mib.
+stress_cfg() {
+	m=$stress_mib
+	case $1 in
+	stress-keep) echo "$((m * 3 / 4)) 16 1 --vm-keep --vm-populate" ;;
+	stress-nokeep) echo "$((m * 3 / 4)) 6 1" ;;
+	stress-pagein) echo "$((m * 3 / 2)) 3 1 --vm-keep --vm-populate" ;;
+	stress-noswap) echo "$((m * 3 / 4)) 16 0 --vm-keep --vm-populate" ;;
+	stress-keep-hp) echo "$((m * 3 / 4)) 16 1 --vm-keep --vm-madvise hugepage" ;;
+	stress-keep-nohp) echo "$((m * 3 / 4)) 16 1 --vm-keep --vm-madvise nohugepage" ;;
+	esac
+}
+
+zram=/sys/block/zram0
+# zram_on MIB / zram_off: a swap device of MIB on zram0 (LZO-RLE).
+zram_on() {
+	echo "$1M" >"$zram/disksize" && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
+}
+zram_off() {
+	swapoff /dev/zram0 2>/dev/null || true
+	echo 1 >"$zram/reset" 2>/dev/null || true
+}
+
+# vmstat_snap FILE: the counters a stress scenario reports, into FILE.
+vmstat_snap() {
+	awk '$1 ~ /^(pswpin|pswpout|pgmajfault|pgfault|thp_.*)$/' /proc/vmstat >"$1"
+}
+
+# sc_stress POLICY RUN SCENARIO
 sc_stress() {
-	mkdir -p "$cg"
-	echo 384M >"$cg/memory.max"
-	echo max >"$cg/memory.swap.max" 2>/dev/null || true
-	swapon /dev/vda 2>/dev/null || true
-	in0=$(awk '$1 == "pswpin" { print $2 }' /proc/vmstat)
-	oom0=$(awk '$1 == "oom_kill" { print $2 }' /proc/vmstat)
-	sh -c "echo \$\$ >$cg/cgroup.procs; exec stress-ng --temp-path /tmp --vm 2 --vm-bytes 192M \
-		--bigheap 1 --timeout ${stress_s}s --metrics-brief" >"$out/stress.$1.$2.log" 2>&1 || true
+	# shellcheck disable=SC2046 # the words of the configuration
+	set -- "$1" "$2" "$3" $(stress_cfg "$3")
+	f=$out/$3.$1.$2 mib=$4 passes=$5 swap=$6
+	shift 6
+	scg=$cg-stress
+	rmdir "$scg" 2>/dev/null || true
+	[ ! -d "$scg" ] || { echo "failed=group $scg is in use" >"$f.txt"; return 0; }
+	mkdir "$scg"
+	echo "${stress_mib}M" >"$scg/memory.max"
+	if [ "$swap" = 1 ]; then
+		if [ ! -d "$zram" ] || ! zram_on $((stress_mib * 2)); then
+			echo "failed=no swap on zram0" >"$f.txt"
+			zram_off
+			rmdir "$scg"
+			return 0
+		fi
+		echo max >"$scg/memory.swap.max"
+	else
+		echo 0 >"$scg/memory.swap.max"
+	fi
+	opt="--vm 1 --vm-bytes ${mib}M --vm-method write64 --vm-ops $((mib * passes)) $*"
+	vmstat_snap "$f.vm0"
+	t=$(date +%s%N)
+	# shellcheck disable=SC2086
+	in_cg "$scg" stress-ng --temp-path /tmp $opt --timeout "$stress_s" --metrics-brief \
+		>"$f.log" 2>&1 || true
+	ms=$((($(date +%s%N) - t) / 1000000))
+	vmstat_snap "$f.vm1"
+	kills=$(awk '$1 == "oom_kill" { print $2 }' "$scg/memory.events")
+	# metrc: [PID] vm BOGO REAL USR SYS BOGO/S(real) BOGO/S(usr+sys)
+	bogo=$(awk '$2 == "metrc:" && $4 == "vm" && $5 ~ /^[0-9]+$/ { print $5 }' "$f.log")
+	done_=0
+	[ "${bogo:-0}" -ge $((mib * passes)) ] && [ "${kills:-0}" = 0 ] && done_=1
 	{
-		awk '$2 == "metrc:" && $4 ~ /^(vm|bigheap)$/ && $5 ~ /^[0-9]+$/ { print $4 "_bogo_ops=" $5 }' \
-			"$out/stress.$1.$2.log"
-		echo "pswpin=$(( $(awk '$1 == "pswpin" { print $2 }' /proc/vmstat) - in0 ))"
-		echo "oom_kills=$(( $(awk '$1 == "oom_kill" { print $2 }' /proc/vmstat) - oom0 ))"
-	} >"$out/stress.$1.$2.txt"
-	swapoff -a 2>/dev/null || true
-	rmdir "$cg" 2>/dev/null || true
+		echo "options=$opt, memory.max ${stress_mib}M, swap $swap"
+		echo "completed=$done_"
+		if [ "$done_" = 1 ]; then echo "time_ms=$ms"; else echo "time_ms=n/a"; fi
+		echo "time_ms_any=$ms"
+		echo "bogo_ops=${bogo:-n/a}"
+		awk '$2 == "metrc:" && $4 == "vm" && $5 ~ /^[0-9]+$/ { print "bogo_ops_per_s=" $9 }' "$f.log"
+		echo "peak_kib=$(($(cat "$scg/memory.peak") / 1024))"
+		awk '{ print "memcg_" $1 "=" $2 }' "$scg/memory.events"
+		awk 'NR == FNR { v[$1] = $2; next } { print $1 "=" $2 - v[$1] }' "$f.vm0" "$f.vm1"
+	} >"$f.txt"
+	rm -f "$f.vm0" "$f.vm1"
+	zram_off
+	rmdir "$scg" 2>/dev/null || true
+}
+
+# state WHEN FILE: append to FILE the system's huge-page coverage and
+# fragmentation as WHEN_KEY=VALUE lines: AnonHugePages, the counters of
+# huge pages not had (thp_fault_fallback, and on the patched kernel
+# thp_res_alloc_failed), the free blocks of 2 MiB or more counted in 2 MiB
+# units (orders 9 and 10 of /proc/buddyinfo, all zones), and the
+# buddyinfo lines themselves. At "end" also the counters' change since
+# "begin": one scenario's record shows what it met and what it left.
+state() {
+	{
+		awk -v w="$1" '$1 == "AnonHugePages:" { print w "_anon_huge_kib=" $2 }' /proc/meminfo
+		awk -v w="$1" '$1 == "thp_fault_fallback" || $1 == "thp_res_alloc_failed" {
+			print w "_" $1 "=" $2 }' /proc/vmstat
+		awk -v w="$1" '{ n += $14 + 2 * $15 } END { print w "_free_2mib_blocks=" n + 0 }' \
+			/proc/buddyinfo
+		awk -v w="$1" '{ z = $2 $4; sub(/,/, "-", z); $1 = $2 = $3 = $4 = ""
+			sub(/^ +/, ""); print w "_buddyinfo_node" z "=" $0 }' /proc/buddyinfo
+	} >>"$2"
+	[ "$1" = end ] || return 0
+	awk -F= '{ v[$1] = $2 } END {
+		split("thp_fault_fallback thp_res_alloc_failed anon_huge_kib free_2mib_blocks", k, " ")
+		for (i = 1; i <= 4; i++)
+			if (("begin_" k[i]) in v && ("end_" k[i]) in v)
+				print "delta_" k[i] "=" v["end_" k[i]] - v["begin_" k[i]] }' "$2" >"$2.d"
+	cat "$2.d" >>"$2"
+	rm -f "$2.d"
 }
 
 memcg_on
@@ -373,8 +510,13 @@ swapoff -a 2>/dev/null || true
 khugepaged_awake
 policy "$p"
 for s in $scenarios; do
+	applies "$s" "$p" || continue
 	progress "$s" "$p" "$i"
 	fresh
+	# fork-system compacts before each of its runs: its record starts
+	# from compacted memory too.
+	[ "$s" != fork-system ] || echo 1 >/proc/sys/vm/compact_memory
+	state begin "$out/state-$s.$p.$i.txt"
 	case $s in
 	fork) sc_fork "$p" "$i" ;;
 	sparse | dense | dense-random)
@@ -386,18 +528,35 @@ for s in $scenarios; do
 		"$tools/thp_bench" scale $scale_counts >"$out/scale.$p.$i.txt" ;;
 	tohuge)
 		"$tools/thp_bench" tohuge "$tohuge_mib" 400 "$tohuge_s" >"$out/tohuge.$p.$i.txt" ;;
+	tohuge-default)
+		# The same at khugepaged's defaults (a 10 s sleep between scans
+		# of pages_to_scan, 4096, pages), as a system that never tuned it.
+		echo 10000 >"$thp/khugepaged/scan_sleep_millisecs"
+		"$tools/thp_bench" tohuge "$tohuge_mib" 400 "$tohuge_def_s" >"$out/tohuge-default.$p.$i.txt"
+		khugepaged_awake ;;
 	gups) "$tools/thp_bench" gups "$size" "$gups_s" >"$out/gups.$p.$i.txt" ;;
 	promote)
-		# Promotion in place against the copy collapse: two policies only.
-		case $p in
-		reserve-t256 | vanilla-never)
-			khugepaged_asleep
-			"$tools/promote_bench" 128 collapse 1 >"$out/promote.$p.$i.txt"
-			khugepaged_awake ;;
-		esac ;;
+		# Promotion in place (reserve-t256) against the copy collapse of
+		# the same memory faulted under never (vanilla-never), and
+		# random access afterwards against always's first-touch huge
+		# pages (vanilla-always, no collapse).
+		mode=collapse
+		[ "$p" = vanilla-always ] && mode=nocollapse
+		khugepaged_asleep
+		"$tools/promote_bench" "$promote_mib" "$mode" "$gups_s" >"$out/promote.$p.$i.txt"
+		khugepaged_awake ;;
+	mthp)
+		# The mTHP fallback: a half-dense pattern (152 of 512 pages per
+		# 2 MiB, every fourth 64 KiB chunk whole) after drop_caches
+		# broke the reservations.
+		khugepaged_asleep
+		"$tools/mthp_bench" "$mthp_mib" "$gups_s" >"$out/mthp.$p.$i.txt"
+		khugepaged_awake ;;
+	fork-system) sc_fork_system "$p" "$i" ;;
 	redis) sc_redis "$p" "$i" ;;
 	apps) sc_apps "$p" "$i" ;;
-	stress) sc_stress "$p" "$i" ;;
+	stress-*) sc_stress "$p" "$i" "$s" ;;
 	esac
+	state end "$out/state-$s.$p.$i.txt"
 done
 echo "== $p run $i done in $(($(date +%s) - t0))s"

@@ -3,10 +3,11 @@
 # bench-summary.sh RESULTS_DIR: reads RESULTS_DIR/raw (written by
 # bench-guest.sh), writes RESULTS_DIR/summary.csv (median, min and max over
 # the runs), prints a markdown table with each policy's value and the
-# ratios of reserve-t256 to vanilla-always and vanilla-never, and draws
-# RESULTS_DIR/memory.png, fault-cost.png, time-to-huge.png and scaling.png
-# with gnuplot, and the per-run ratios of the key pairs beside their A/A
-# bands.
+# ratios of reserve-t256 to vanilla-always and vanilla-never, the per-run
+# ratios of the key pairs beside their A/A bands, the stress-ng controls
+# and each scenario's coverage and fragmentation at its start and end, and
+# draws RESULTS_DIR/tradeoff.png, memory.png, fault-cost.png,
+# time-to-huge.png and scaling.png with gnuplot.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 res=$1
@@ -26,6 +27,12 @@ ref_always=vanilla-always ref_never=vanilla-never
 # Rows: SCENARIO METRIC RAW_FILE_PREFIX KEY UNIT (see benchmarks/README.md).
 rows="fork-sparse children fork-sparse children count
 fork-randk children fork-randk children count
+fork-system-sparse children fork-system-sparse children count
+fork-system-sparse seconds fork-system-sparse seconds s
+fork-system-sparse reclaimed_pages fork-system-sparse thp_res_reclaim_delta pages
+fork-system-randk children fork-system-randk children count
+fork-system-randk seconds fork-system-randk seconds s
+fork-system-randk reclaimed_pages fork-system-randk thp_res_reclaim_delta pages
 sparse-touch us_per_fault sparse us_per_touch us
 sparse-touch rss_kib sparse rss_kib KiB
 sparse-touch minor_faults_per_2mib sparse minor_faults_per_2mib count
@@ -51,6 +58,8 @@ dense-mt-3 mmap_write_holds dense-mt-locks mmap_write_holds count
 dense-mt-3 mmap_write_hold_max_us dense-mt-locks mmap_write_hold_max_us us
 time-to-huge seconds_to_huge tohuge seconds_to_huge s
 time-to-huge huge_kib tohuge huge_kib KiB
+time-to-huge-default seconds_to_huge tohuge-default seconds_to_huge s
+time-to-huge-default huge_kib tohuge-default huge_kib KiB
 gups updates_per_s gups updates_per_s 1/s
 gups huge_kib gups huge_kib KiB
 scale us_per_populate_16 scale us_per_populate_16 us
@@ -60,6 +69,15 @@ scale us_per_populate_1024 scale us_per_populate_1024 us
 scale us_per_populate_4096 scale us_per_populate_4096 us
 promote-cost ms_per_2mib promote collapse_ms_per_2mib ms
 promote-cost mmap_lock_reader_max_wait promote reader_max_wait_us us
+promote-cost collapse_allocs promote thp_collapse_alloc_delta count
+promote-cost huge_kib promote huge_kb KiB
+promote-gups updates_per_s promote gups_updates_per_s 1/s
+mthp-halfdense rss_kib mthp rss_kib KiB
+mthp-halfdense mthp64_folios mthp mthp64_folios count
+mthp-halfdense thp_res_mthp_promote mthp thp_res_mthp_promote count
+mthp-halfdense touch_ms mthp touch_ms ms
+mthp-halfdense break_ms mthp break_ms ms
+mthp-halfdense updates_per_s mthp updates_per_s 1/s
 redis thp_enabled redis thp_enabled flag
 redis anon_huge_kib_after_fill redis anon_huge_kib_fill KiB
 redis rss_kib_after_fill redis rss_kib_fill KiB
@@ -75,11 +93,18 @@ redis rss_kib_after_load redis rss_kib_load KiB
 redis anon_huge_kib_after_load redis anon_huge_kib_load KiB
 redis bgsave_fork_us redis fork_us us
 redis bgsave_cow_kib redis bgsave_cow_kib KiB
-redis bgsave_peak_kib redis bgsave_peak_kib KiB
-stress-ng vm_bogo_ops stress vm_bogo_ops count
-stress-ng bigheap_bogo_ops stress bigheap_bogo_ops count
-stress-ng pswpin stress pswpin pages
-stress-ng oom_kills stress oom_kills count"
+redis bgsave_peak_kib redis bgsave_peak_kib KiB"
+# The stress-ng scenarios share their rows.
+for sc in stress-keep stress-nokeep stress-pagein stress-noswap stress-keep-hp stress-keep-nohp; do
+	for m in time_ms:ms bogo_ops_per_s:1/s completed:flag peak_kib:KiB memcg_max:count \
+		memcg_oom_kill:count pswpin:pages pswpout:pages pgmajfault:count \
+		thp_fault_alloc:count thp_fault_fallback:count thp_split_page:count \
+		thp_collapse_alloc:count thp_res_alloc:count thp_res_promote:count \
+		thp_res_reclaim:count thp_res_swap_split:count; do
+		rows="$rows
+$sc ${m%%:*} $sc ${m%%:*} ${m#*:}"
+	done
+done
 # The Python programs of the apps scenario share their rows but the first.
 for w in memcached:ops_per_s dicts:ops_per_s sqlite:queries_per_s; do
 	a=apps-${w%%:*}
@@ -137,17 +162,45 @@ for w in "redis anon_huge_kib_after_fill" "apps-memcached anon_thp_kib_at_rest" 
 		echo "**Warning: $scen had no huge page under $ref_always ($metric $v): its rows do not measure THP.**"
 done
 echo
+# What each scenario met and left: recorded at its start and end in the
+# same boot (state-SCENARIO files), so that a scenario whose huge pages
+# or free 2 MiB blocks ran out is seen, and one that ran after another in
+# one boot (BOOT=run) shows what the earlier one left.
+scens=$(ls "$res/raw/" | sed -n 's/^state-\(.*\)\.[^.]*\.[0-9]*\.txt$/\1/p' | sort -u)
+if [ -n "$scens" ]; then
+	echo "### Coverage and fragmentation at each scenario's start and end"
+	echo
+	echo "Medians over the runs: free blocks of 2 MiB or more (in 2 MiB units, /proc/buddyinfo) at the start and the end; AnonHugePages at the end (system-wide, KiB); thp_fault_fallback and thp_res_alloc_failed during the scenario (- : the stock kernel has no thp_res_alloc_failed)."
+	echo
+	echo "| scenario | policy | free 2 MiB at start | at end | AnonHugePages at end | fault fallbacks | reservations failed |"
+	echo "|---|---|---|---|---|---|---|"
+	for sc in $scens; do
+		for p in $policies; do
+			ls "$res/raw/state-$sc.$p".*.txt >/dev/null 2>&1 || continue
+			printf '| %s | %s |' "$sc" "$p"
+			for k in begin_free_2mib_blocks end_free_2mib_blocks end_anon_huge_kib \
+				delta_thp_fault_fallback delta_thp_res_alloc_failed; do
+				read -r m lo hi n <<<"$(bench_stat "$res/raw/state-$sc.$p.*.txt" "$k")"
+				if [ "$n" = 0 ]; then printf ' - |'; else printf ' %s (%s-%s) |' "$m" "$lo" "$hi"; fi
+			done
+			echo
+		done
+	done
+	echo
+fi
 echo "Raw runs: raw/; all values: summary.csv (in $(basename "$res")/)"
 
 # paired FILE KEY A B: "median min max n" of A/B over the runs where both
 # policies have KEY (run i of A against run i of B: the policies of a run
-# were booted one after the other).
+# were booted one after the other) and neither says completed=0.
 paired() {
 	local f r a b
 	for f in "$res/raw/$1.$3".*.txt; do
 		[ -f "$f" ] || continue
 		r=${f##*.$3.}
 		r=${r%.txt}
+		# A stress-ng run that did not do its fixed work is no sample.
+		grep -qsx 'completed=0' "$f" "$res/raw/$1.$4.$r.txt" && continue
 		a=$(sed -n "s/^$2=//p" "$f")
 		b=$(sed -n "s/^$2=//p" "$res/raw/$1.$4.$r.txt" 2>/dev/null)
 		[ -n "$a" ] && [ -n "$b" ] && [ "$a" != n/a ] && [ "$b" != n/a ] &&
@@ -167,7 +220,19 @@ redis ops_per_s_p16 reserve-t256 $ref_always
 apps-memcached ops_per_s reserve-t256 $ref_always
 apps-dicts phase_ms reserve-t256 $ref_always
 apps-sqlite phase_ms reserve-t256 $ref_always
-apps-gcc phase_ms reserve-t256 $ref_always"
+apps-gcc phase_ms reserve-t256 $ref_always
+promote collapse_ms_per_2mib reserve-t256 vanilla-never
+promote gups_updates_per_s reserve-t256 vanilla-always
+mthp rss_kib reserve-t256-mthp64 vanilla-mthp64
+mthp updates_per_s reserve-t256-mthp64 vanilla-mthp64
+stress-keep time_ms reserve-t256 $ref_always
+stress-nokeep time_ms reserve-t256 $ref_always
+stress-pagein time_ms reserve-t256 $ref_always
+stress-noswap time_ms reserve-t256 $ref_always
+stress-keep time_ms reserve-t256 $ref_never
+stress-nokeep time_ms reserve-t256 $ref_never
+stress-pagein time_ms reserve-t256 $ref_never
+stress-noswap time_ms reserve-t256 $ref_never"
 echo
 echo "### Ratios per run"
 echo
@@ -182,6 +247,26 @@ while read -r file key a b; do
 	read -r m2 lo2 hi2 n2 <<<"$(paired "$file" "$key" reserve-t1 vanilla-always)"
 	echo "| $file | $key | ${a#*-} / ${b#*-} | $m ($lo-$hi, $n) | $m1 ($lo1-$hi1, $n1) | $m2 ($lo2-$hi2, $n2) |"
 done <<<"$pairs"
+
+# The stress-ng controls: a madvised buffer must get under reserve-t256
+# what the stock kernel gives it (hugepage: always's, nohugepage: never's).
+ctl="stress-keep-hp $ref_always
+stress-keep-nohp $ref_never"
+if ls "$res/raw/stress-keep-"*hp.reserve-t256.*.txt >/dev/null 2>&1; then
+	echo
+	echo "### stress-ng controls: reserve-t256 against the stock policy, the same madvised buffer"
+	echo
+	echo "| control | pair | time_ms | thp_fault_alloc | peak_kib | pswpout |"
+	echo "|---|---|---|---|---|---|"
+	while read -r c r; do
+		printf '| %s | t256 / %s |' "$c" "${r#*-}"
+		for k in time_ms thp_fault_alloc peak_kib pswpout; do
+			read -r m lo hi n <<<"$(paired "$c" "$k" reserve-t256 "$r")"
+			printf ' %s (%s-%s, %s) |' "$m" "$lo" "$hi" "$n"
+		done
+		echo
+	done <<<"$ctl"
+fi
 
 command -v gnuplot >/dev/null || { echo "(no gnuplot: no plots)"; exit 0; }
 dat=$res/plot-data
@@ -237,6 +322,38 @@ figure memory.png "Memory by policy (QEMU TCG guest; memory figures are exact)" 
 figure fault-cost.png "Fault cost by policy (TCG: compare as ratios only)" \
 	"sparse-touch us_per_fault lin Sparse first touch: microseconds per fault" \
 	"dense-touch total_ms lin Dense first touch: total milliseconds"
+# The trade-off: each policy a point at (Rss of the sparse first touch
+# relative to never, time of the dense first touch relative to always),
+# both log scales (always's sparse Rss is hundreds of times never's); the
+# ideal corner (1, 1) marked; one colour per family (stock, patched with
+# reservations, patched without THP).
+tradeoff() {
+	local p x y rn ta fam
+	rn=$(val sparse-touch "$ref_never" rss_kib)
+	ta=$(val dense-touch "$ref_always" total_ms)
+	rm -f "$res/tradeoff.png"
+	for fam in vanilla reserve patched; do : >"$dat/tradeoff-$fam.dat"; done
+	for p in $policies; do
+		x=$(bench_ratio "$(val sparse-touch "$p" rss_kib)" "$rn")
+		y=$(bench_ratio "$(val dense-touch "$p" total_ms)" "$ta")
+		[ "$x" != n/a ] && [ "$y" != n/a ] || continue
+		echo "$x $y ${p#*-}" >>"$dat/tradeoff-${p%%-*}.dat"
+	done
+	grep -qs . "$dat"/tradeoff-*.dat || return 0
+	plot="\"< echo 1 1\" using 1:2 with points pt 6 ps 4 lc rgb \"black\" title \"ideal: never's memory, always's speed\""
+	for fam in vanilla:stock:#1f77b4 reserve:reservations:#d62728 patched:patched,THP\ off:#2ca02c; do
+		IFS=: read -r f t c <<<"$fam"
+		[ -s "$dat/tradeoff-$f.dat" ] || continue
+		plot="$plot, \"$dat/tradeoff-$f.dat\" using 1:2 with points pt 7 ps 1.5 lc rgb \"$c\" title \"$t\", \"$dat/tradeoff-$f.dat\" using 1:2:3 with labels offset 1,0.6 left tc rgb \"$c\" notitle"
+	done
+	curves tradeoff.png \
+		"Trade-off per policy (medians): sparse memory against dense time" \
+		"Rss of the sparse first touch / never's (log scale; lower is better)" \
+		"time of the dense first touch / always's (log scale; lower is better)" \
+		"set logscale xy
+set xrange [0.5:*]
+set yrange [0.5:*]"
+}
 # curves FILE TITLE XLABEL YLABEL SETTINGS: draw the lines of $plot into
 # RESULTS_DIR/FILE, if there are any; SETTINGS are more gnuplot lines.
 curves() {
@@ -253,6 +370,7 @@ set grid
 plot $plot
 EOF
 }
+tradeoff
 # Curves: the PMD-mapped share of the region over time, first run.
 plot=""
 for p in $policies; do
@@ -281,7 +399,7 @@ curves scaling.png \
 	"set logscale x 2
 set yrange [0:*]"
 plots=
-for f in memory.png fault-cost.png time-to-huge.png scaling.png; do
+for f in tradeoff.png memory.png fault-cost.png time-to-huge.png scaling.png; do
 	[ -f "$res/$f" ] && plots="$plots${plots:+, }$f"
 done
 echo "Plots: ${plots:-none}"

@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # bench.sh: make bench. Builds the perf kernels (patched, and vanilla for a
-# vanilla-* policy) and runs every scenario of benchmarks/README.md for the
-# four stock policies (vanilla-never, -madvise, -always,
-# -always-underused409), the four reservation policies (reserve-t1, -t64,
-# -t256, -t512) and patched-never (only when asked) in one invocation:
-# one fresh boot per scenario, policy and run, RUNS runs of each. Writes raw
-# outputs, summary.csv, summary.md and PNG plots to
+# vanilla-* policy) and runs every scenario of benchmarks/README.md under
+# every policy of BENCH_DEFAULT_POLICIES (benchmarks/lib.sh) it applies to
+# (applies() in guest-lib.sh), in one invocation: one fresh boot per
+# scenario, policy and run, RUNS runs of each. Writes raw outputs,
+# summary.csv, summary.md and PNG plots to
 # benchmarks/results/<kernel>-<date>/ and points benchmarks/results/latest
-# at it.
+# at it. make bench-fork, bench-promote and bench-mthp are this with
+# SCENARIOS (and POLICIES) preset.
 #
-# QUICK=1: one run, smaller sizes and shorter limits. RUNS (default 3; QUICK: 1), VM_MEM (default
-# 2048), SCENARIOS and POLICIES (space-separated subsets) narrow it down;
-# make run uses QUICK=1 BOOT=run SCENARIOS="fork tohuge gups" POLICIES="reserve-t256
-# reserve-t1 patched-never" (the patched kernel alone: patched-never is it
-# with enabled=never). An unknown name in SCENARIOS or POLICIES is an
-# error; the stock kernel is built only for a vanilla-* policy. BOOT=run:
-# one boot per policy and run instead of one per scenario too (see below).
+# QUICK=1: one run, smaller sizes and shorter limits. RUNS (default 3;
+# QUICK: 1), VM_MEM (default 2048), SCENARIOS and POLICIES
+# (space-separated subsets) narrow it down; make run uses QUICK=1 BOOT=run
+# SCENARIOS="fork tohuge gups" POLICIES="reserve-t256 reserve-t1
+# patched-never" (the patched kernel alone: patched-never is it with
+# enabled=never). An unknown name in SCENARIOS or POLICIES is an error;
+# the stock kernel is built only for a vanilla-* policy. BOOT=run: one
+# boot per policy and run instead of one per scenario too (see below).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 . "$TOP/benchmarks/lib.sh"
@@ -28,7 +29,9 @@ boot=${BOOT:-scenario}
 case $boot in scenario | run) ;; *) die "BOOT must be scenario or run, not '$boot'" ;; esac
 defaults=$BENCH_DEFAULT_POLICIES
 all=$BENCH_ALL_POLICIES
-all_scen="fork sparse dense dense-random dense-mt tohuge gups promote redis apps stress scale"
+all_scen="fork fork-system sparse dense dense-random dense-mt tohuge tohuge-default gups promote"
+all_scen="$all_scen mthp redis apps stress-keep stress-nokeep stress-pagein stress-noswap"
+all_scen="$all_scen stress-keep-hp stress-keep-nohp scale"
 # known LIST WORDS WHAT: fail on a word of WORDS that LIST does not have.
 known() {
 	local w
@@ -56,7 +59,7 @@ BENCH_VANILLA=0
 per="scenario, policy and run"
 [ "$boot" = run ] && per="policy and run"
 bench_begin "" "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPUs in 2 NUMA nodes; QEMU TCG (times are comparable only as ratios within one run; memory figures are exact)"
-for t in thp_bench fork_bench promote_bench; do
+for t in thp_bench fork_bench promote_bench mthp_bench; do
 	gcc -O2 -Wall -pthread -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
 done
 # The redis and apps scenarios survey memory with the user tool.
@@ -70,18 +73,19 @@ if [[ " $scenarios " == *" apps "* ]]; then
 		make -C "$KTREE" O="$(obj_dir patched perf)" mm/memory.i
 	cp "$(obj_dir patched perf)/mm/memory.i" "$BUILD/bench/memory.i"
 fi
-# The policies a scenario runs under: the populate-cost scaling compares a
-# reservation policy's populate with a stock 4 KiB fault, and promote an
-# in-place promotion with a copy collapse, so both run under vanilla-never
-# and reserve-t256 only.
+# scen_policies SCENARIO...: the policies to boot for a group of
+# scenarios, those that one of them applies to (applies() in
+# guest-lib.sh: the guest skips the others).
+. "$TOP/benchmarks/guest-lib.sh"
 scen_policies() {
-	local p
+	local p s
 	for p in "${plist[@]}"; do
-		case $1 in
-		scale | promote)
-			[ "$p" = vanilla-never ] || [ "$p" = reserve-t256 ] || continue ;;
-		esac
-		echo "$p"
+		for s in "$@"; do
+			if applies "$s" "$p"; then
+				echo "$p"
+				break
+			fi
+		done
 	done
 }
 # One fresh boot per scenario, policy and run, the policies interleaved
@@ -90,12 +94,17 @@ scen_policies() {
 # a third of their PMD coverage), and the emulator drifts over an hour.
 # BOOT=run boots once per policy and run for all its scenarios instead
 # (faster; for scenarios that free all they map). The scaling scenario
-# needs 4096 x 2 MiB of blocks: it always has a larger guest of its own.
+# needs 4096 x 2 MiB of blocks and fork-system a small guest: each has a
+# guest of its own.
 # groups: one line per boot of a run, the scenarios it runs.
 groups() {
-	local s rest=
+	local s own rest=
 	for s in "${slist[@]}"; do
-		if [ "$boot" = scenario ] || [ "$s" = scale ]; then
+		case $s in
+		scale | fork-system) own=1 ;;
+		*) own=0 ;;
+		esac
+		if [ "$boot" = scenario ] || [ "$own" = 1 ]; then
 			echo "$s"
 		else
 			rest="$rest${rest:+ }$s"
@@ -106,15 +115,18 @@ groups() {
 t0=$(date +%s)
 steps=0
 while read -r g; do
-	steps=$((steps + runs * $(scen_policies "${g%% *}" | wc -l)))
+	steps=$((steps + runs * $(scen_policies $g | wc -l)))
 done < <(groups)
 step=0
 for i in $(seq "$runs"); do
 	while read -r g; do
-		for p in $(scen_policies "${g%% *}"); do
+		for p in $(scen_policies $g); do
 			case $p in vanilla-*) k=vanilla ;; *) k=patched ;; esac
 			m=$mem
 			[ "$g" = scale ] && [ "$m" -lt 10240 ] && [ "$quick" != 1 ] && m=10240
+			# Fork until failure system-wide: a 1 GiB guest, so that it
+			# ends within minutes.
+			[ "$g" = fork-system ] && m=1024
 			el=$(( $(date +%s) - t0 ))
 			left=n/a
 			[ "$step" -gt 0 ] && left="~$((el * (steps - step) / step))s"

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by the benchmark drivers after scripts/lib.sh.
 
-# The policies make bench runs by default, and every policy a driver knows
-# (POLICIES may name any of them; bench-summary.sh reads their results).
-BENCH_DEFAULT_POLICIES="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 reserve-t1 reserve-t64 reserve-t256 reserve-t512"
+# The policies make bench runs by default (the *-mthp64 ones only in the
+# mthp scenario), and every policy a driver knows (POLICIES may name any
+# of them; bench-summary.sh reads their results).
+BENCH_DEFAULT_POLICIES="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 vanilla-always-none0 reserve-t1 reserve-t64 reserve-t256 reserve-t512 reserve-t256-mthp64 vanilla-mthp64"
 BENCH_ALL_POLICIES="$BENCH_DEFAULT_POLICIES patched-never"
 
 # Every benchmark guest has its memory backed on the host before it boots
@@ -36,14 +37,6 @@ bench_begin() {
 		echo "runs: $2"
 		echo "guest memory preallocated on the host: $([ "$VM_PREALLOC" = 1 ] && echo yes || echo no)"
 	} >"$res/kernel-version"
-}
-
-# bench_end PREFIX SUMMARY_SCRIPT: keep the raw outputs with the results,
-# print and keep the summary, and point PREFIX-latest at the results.
-bench_end() {
-	cp -r "$raw" "$res/raw"
-	"$2" "$res" | tee "$res/summary.md"
-	ln -sfn "$(basename "$res")" "$(dirname "$res")/$1-latest"
 }
 
 # bench_stat FILES KEY: "median min max runs" of the KEY=value lines in

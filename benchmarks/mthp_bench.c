@@ -8,8 +8,8 @@
  * the dense chunks), and SECONDS of random 8-byte updates to the used
  * pages follow a 1 s warm-up. Prints KEY=value lines: touch_ms, break_ms,
  * rss_kib, anon_huge_kib, mthp64_folios (the change of
- * hugepages-64kB/stats/nr_anon), thp_res_mthp_promote (its change, -1
- * without the counter) and updates_per_s.
+ * hugepages-64kB/stats/nr_anon), thp_res_mthp_promote (its change; n/a
+ * for a counter the kernel lacks) and updates_per_s.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -42,6 +42,15 @@ static long read_long(const char *path)
 static int used(unsigned int pg)
 {
 	return (pg / CHUNK) % 4 == 0 || pg % CHUNK == 0;
+}
+
+/* print_delta: "KEY=AFTER-BEFORE", or "KEY=n/a" if the counter is missing. */
+static void print_delta(const char *key, long before, long after)
+{
+	if (before < 0 || after < 0)
+		printf("%s=n/a\n", key);
+	else
+		printf("%s=%ld\n", key, after - before);
 }
 
 int main(int argc, char **argv)
@@ -85,9 +94,9 @@ int main(int argc, char **argv)
 	printf("break_ms=%.1f\n", (now_s() - t0) * 1e3);
 	printf("rss_kib=%ld\n", smaps_kb(p, "Rss"));
 	printf("anon_huge_kib=%ld\n", smaps_kb(p, "AnonHugePages"));
-	printf("mthp64_folios=%ld\n", nr64 < 0 ? -1 : read_long(NR_64K) - nr64);
-	printf("thp_res_mthp_promote=%ld\n",
-	       promote < 0 ? -1 : vmstat("thp_res_mthp_promote") - promote);
+	print_delta("mthp64_folios", nr64, nr64 < 0 ? -1 : read_long(NR_64K));
+	print_delta("thp_res_mthp_promote", promote,
+		    promote < 0 ? -1 : vmstat("thp_res_mthp_promote"));
 
 	for (int phase = 0; phase < 2; phase++) {
 		t0 = now_s();

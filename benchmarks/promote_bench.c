@@ -15,7 +15,7 @@
  * read-modify-writes over the region for GUPS_SECONDS (a GUPS-style loop)
  * and reports updates per second.
  *
- * Output: one "key=value" per line, for benchmarks/promote.sh.
+ * Output: one "key=value" per line, for the promote scenario of make bench.
  */
 #define _GNU_SOURCE
 #include <errno.h>
