@@ -541,7 +541,7 @@ for s in $scenarios; do
 		# random access afterwards against always's first-touch huge
 		# pages (vanilla-always, no collapse).
 		mode=collapse
-		[ "$p" = vanilla-always ] && mode=nocollapse
+		case $p in vanilla-always | reserve-t1) mode=nocollapse ;; esac
 		khugepaged_asleep
 		"$tools/promote_bench" "$promote_mib" "$mode" "$gups_s" >"$out/promote.$p.$i.txt"
 		khugepaged_awake ;;

@@ -16,7 +16,7 @@ policy() {
 	done
 	case $1 in
 	vanilla-never | patched-never) echo never >"$thp/enabled" ;;
-	vanilla-madvise) echo madvise >"$thp/enabled" ;;
+	vanilla-madvise | patched-madvise) echo madvise >"$thp/enabled" ;;
 	vanilla-always) echo always >"$thp/enabled" ;;
 	vanilla-always-underused409)
 		echo always >"$thp/enabled"
@@ -50,16 +50,18 @@ policy() {
 # fallback with stock 64 KiB mTHPs, reservations without it and base
 # pages; the stress-ng controls (--vm-madvise hugepage, nohugepage) show
 # that reservations leave madvised areas to the stock paths, so they run
-# under reserve-t256 and the stock policy they must equal. Time to huge at
+# under reserve-t256 and the stock policy they must equal. reserve-t1 and
+# patched-never stand for always and never where the stock kernel is not
+# booted (the summary takes them as the references then). Time to huge at
 # khugepaged's defaults waits its whole limit under the policies without
 # huge pages: not run there.
 applies() {
 	case $1:$2 in
 	scale:vanilla-never | scale:reserve-t256) return 0 ;;
-	promote:vanilla-never | promote:vanilla-always | promote:reserve-t256) return 0 ;;
-	mthp:*-mthp64 | mthp:reserve-t256 | mthp:vanilla-never) return 0 ;;
-	stress-keep-hp:reserve-t256 | stress-keep-hp:vanilla-always) return 0 ;;
-	stress-keep-nohp:reserve-t256 | stress-keep-nohp:vanilla-never) return 0 ;;
+	promote:*-never | promote:vanilla-always | promote:reserve-t1 | promote:reserve-t256) return 0 ;;
+	mthp:*-mthp64 | mthp:reserve-t256 | mthp:*-never) return 0 ;;
+	stress-keep-hp:reserve-t256 | stress-keep-hp:vanilla-always | stress-keep-hp:reserve-t1) return 0 ;;
+	stress-keep-nohp:reserve-t256 | stress-keep-nohp:*-never) return 0 ;;
 	scale:* | promote:* | mthp:* | stress-keep-hp:* | stress-keep-nohp:* | *:*-mthp64)
 		return 1 ;;
 	tohuge-default:vanilla-never | tohuge-default:vanilla-madvise | tohuge-default:patched-never)

@@ -5,7 +5,7 @@
 # mthp scenario), and every policy a driver knows (POLICIES may name any
 # of them; bench-summary.sh reads their results).
 BENCH_DEFAULT_POLICIES="vanilla-never vanilla-madvise vanilla-always vanilla-always-underused409 vanilla-always-none0 reserve-t1 reserve-t64 reserve-t256 reserve-t512 reserve-t256-mthp64 vanilla-mthp64"
-BENCH_ALL_POLICIES="$BENCH_DEFAULT_POLICIES patched-never"
+BENCH_ALL_POLICIES="$BENCH_DEFAULT_POLICIES patched-never patched-madvise"
 
 # Every benchmark guest has its memory backed on the host before it boots
 # (scripts/vm.sh explains why); VM_PREALLOC=0 measures without that.
