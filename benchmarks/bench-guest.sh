@@ -59,6 +59,16 @@ khugepaged_awake() {
 	echo 1000 >"$thp/khugepaged/scan_sleep_millisecs"
 }
 
+# early_off / early_on: early promotion (promotion_early, patched kernel
+# only) off for a scenario that needs reservations to stay below the
+# threshold, and back to its default.
+early_off() {
+	[ ! -w "$thp/promotion_early" ] || echo 0 >"$thp/promotion_early"
+}
+early_on() {
+	[ ! -w "$thp/promotion_early" ] || echo 16 >"$thp/promotion_early"
+}
+
 tr=/sys/kernel/tracing
 # trace_on: record mmap_lock acquisitions and releases for writing, on the
 # monotonic clock (the per-CPU default is not synchronised across the
@@ -540,17 +550,26 @@ for s in $scenarios; do
 		# the same memory faulted under never (vanilla-never), and
 		# random access afterwards against always's first-touch huge
 		# pages (vanilla-always, no collapse).
+		# The fill writes each range in order: early promotion would
+		# promote it by its 16th fault and leave MADV_COLLAPSE nothing
+		# to promote, so it is off here.
 		mode=collapse
 		case $p in vanilla-always | reserve-t1) mode=nocollapse ;; esac
 		khugepaged_asleep
+		early_off
 		"$tools/promote_bench" "$promote_mib" "$mode" "$gups_s" >"$out/promote.$p.$i.txt"
+		early_on
 		khugepaged_awake ;;
 	mthp)
 		# The mTHP fallback: a half-dense pattern (152 of 512 pages per
 		# 2 MiB, every fourth 64 KiB chunk whole) after drop_caches
 		# broke the reservations.
+		# Each range's first 64 KiB chunk is written in order: early
+		# promotion would promote it by its 16th fault, so it is off.
 		khugepaged_asleep
+		early_off
 		"$tools/mthp_bench" "$mthp_mib" "$gups_s" >"$out/mthp.$p.$i.txt"
+		early_on
 		khugepaged_awake ;;
 	fork-system) sc_fork_system "$p" "$i" ;;
 	redis) sc_redis "$p" "$i" ;;

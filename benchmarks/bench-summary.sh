@@ -220,26 +220,20 @@ sparse us_per_touch reserve-t256 $ref_never
 gups updates_per_s reserve-t256 $ref_always
 redis ops_per_s_p1 reserve-t256 $ref_always
 redis ops_per_s_p16 reserve-t256 $ref_always
-apps-memcached ops_per_s reserve-t256 $ref_always
-apps-dicts phase_ms reserve-t256 $ref_always
-apps-sqlite phase_ms reserve-t256 $ref_always
-apps-gcc phase_ms reserve-t256 $ref_always
-apps-memcached ops_per_s reserve-t256 $ref_never
-apps-dicts phase_ms reserve-t256 $ref_never
-apps-sqlite phase_ms reserve-t256 $ref_never
-apps-gcc phase_ms reserve-t256 $ref_never
 promote collapse_ms_per_2mib reserve-t256 $ref_never
 promote gups_updates_per_s reserve-t256 $ref_always
 mthp rss_kib reserve-t256-mthp64 vanilla-mthp64
 mthp updates_per_s reserve-t256-mthp64 vanilla-mthp64
-stress-keep time_ms reserve-t256 $ref_always
-stress-nokeep time_ms reserve-t256 $ref_always
-stress-pagein time_ms reserve-t256 $ref_always
-stress-noswap time_ms reserve-t256 $ref_always
-stress-keep time_ms reserve-t256 $ref_never
-stress-nokeep time_ms reserve-t256 $ref_never
-stress-pagein time_ms reserve-t256 $ref_never
-stress-noswap time_ms reserve-t256 $ref_never"
+mthp rss_kib reserve-t256-mthp64 reserve-t256"
+# The programs and the stress-ng scenarios against both references.
+for r in "$ref_always" "$ref_never"; do
+	for w in "apps-memcached ops_per_s" "apps-dicts phase_ms" "apps-sqlite phase_ms" \
+		"apps-gcc phase_ms" "stress-keep time_ms" "stress-nokeep time_ms" \
+		"stress-pagein time_ms" "stress-noswap time_ms"; do
+		pairs="$pairs
+$w reserve-t256 $r"
+	done
+done
 echo
 echo "### Ratios per run"
 echo
