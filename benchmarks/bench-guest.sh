@@ -344,7 +344,10 @@ app_memcached() {
 	done
 	app_py "$cg" "$1" memcached "$dir/mc.sock" "$apps_n"
 	rc=$?
-	kill "$mc" 2>/dev/null
+	# $mc is the subshell that runs in_cg, memcached its child: stop what
+	# runs in the group (memcached), then reap the subshell.
+	# shellcheck disable=SC2046 # one PID per line
+	kill $(cat "$1/cgroup.procs") 2>/dev/null
 	wait "$mc" 2>/dev/null
 	return $rc
 }
