@@ -549,13 +549,12 @@ for s in $scenarios; do
 		khugepaged_awake ;;
 	gups) "$tools/thp_bench" gups "$size" "$gups_s" >"$out/gups.$p.$i.txt" ;;
 	promote)
-		# Promotion in place (reserve-t256) against the copy collapse of
-		# the same memory faulted under never (vanilla-never), and
-		# random access afterwards against always's first-touch huge
-		# pages (vanilla-always, no collapse).
-		# The fill writes each range in order: early promotion would
-		# promote it by its 16th fault and leave MADV_COLLAPSE nothing
-		# to promote, so it is off here.
+		# MADV_COLLAPSE of memory faulted under never (a copy) and under
+		# reserve-t256, and random access afterwards against always's
+		# first-touch huge pages (no collapse). The fill writes each
+		# range in order; early promotion is off, but under reserve-t256
+		# the fill's 256th fault still promotes each range, so
+		# MADV_COLLAPSE finds nothing left to promote there.
 		mode=collapse
 		case $p in vanilla-always | reserve-t1) mode=nocollapse ;; esac
 		khugepaged_asleep

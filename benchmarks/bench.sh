@@ -58,7 +58,7 @@ BENCH_VANILLA=0
 [[ "$policies" != *vanilla-* ]] || BENCH_VANILLA=1
 per="scenario, policy and run"
 [ "$boot" = run ] && per="policy and run"
-bench_begin "" "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPUs in 2 NUMA nodes; QEMU TCG (times are comparable only as ratios within one run; memory figures are exact)"
+bench_begin "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPUs in 2 NUMA nodes; QEMU TCG (times are comparable only as ratios within one run; memory figures are exact)"
 for t in thp_bench fork_bench promote_bench mthp_bench; do
 	gcc -O2 -Wall -pthread -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
 done

@@ -12,9 +12,9 @@ BENCH_ALL_POLICIES="$BENCH_DEFAULT_POLICIES patched-never patched-madvise"
 VM_PREALLOC=${VM_PREALLOC:-1}
 export VM_PREALLOC
 
-# bench_begin PREFIX DESCRIPTION: install what is missing, build the perf
+# bench_begin DESCRIPTION: install what is missing, build the perf
 # kernels (patched, and vanilla unless BENCH_VANILLA=0), and make the results directory $res
-# (benchmarks/results/[PREFIX-]<kernel>-<date>, or under $BENCH_RESULTS)
+# (benchmarks/results/<kernel>-<date>, or under $BENCH_RESULTS)
 # with its kernel-version file,
 # and the raw directory $raw under build/, which the guest can write.
 bench_begin() {
@@ -24,7 +24,7 @@ bench_begin() {
 	[ "${BENCH_VANILLA:-1}" = 0 ] || "$TOP/scripts/build.sh" vanilla perf
 	mkdir -p "$BUILD/tools"
 	release=$(cat "$(obj_dir patched perf)/kernelrelease")
-	name=${1:+$1-}${release%-patched-perf}-$(date +%Y%m%d-%H%M%S)
+	name=${release%-patched-perf}-$(date +%Y%m%d-%H%M%S)
 	res=${BENCH_RESULTS:-$TOP/benchmarks/results}/$name
 	raw=$BUILD/bench/$name/raw
 	mkdir -p "$res" "$raw"
@@ -34,7 +34,7 @@ bench_begin() {
 			echo "vanilla: $(cat "$(obj_dir vanilla perf)/kernelrelease")"
 		echo "source: Debian $KSRC_PKG $(cat "$SRC/debian-version")"
 		echo "date: $(date -u +%FT%TZ)"
-		echo "runs: $2"
+		echo "runs: $1"
 		echo "guest memory preallocated on the host: $([ "$VM_PREALLOC" = 1 ] && echo yes || echo no)"
 	} >"$res/kernel-version"
 }

@@ -94,9 +94,8 @@ int main(int argc, char **argv)
 	printf("break_ms=%.1f\n", (now_s() - t0) * 1e3);
 	printf("rss_kib=%ld\n", smaps_kb(p, "Rss"));
 	printf("anon_huge_kib=%ld\n", smaps_kb(p, "AnonHugePages"));
-	print_delta("mthp64_folios", nr64, nr64 < 0 ? -1 : read_long(NR_64K));
-	print_delta("thp_res_mthp_promote", promote,
-		    promote < 0 ? -1 : vmstat("thp_res_mthp_promote"));
+	print_delta("mthp64_folios", nr64, read_long(NR_64K));
+	print_delta("thp_res_mthp_promote", promote, vmstat("thp_res_mthp_promote"));
 
 	for (int phase = 0; phase < 2; phase++) {
 		t0 = now_s();
