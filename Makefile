@@ -128,7 +128,7 @@ bench: setup
 # fallback's memory and random access for a half-dense pattern.
 bench-promote: setup
 	@SCENARIOS="$(or $(SCENARIOS),promote)" \
-		POLICIES="$(or $(POLICIES),vanilla-never vanilla-always reserve-t256)" benchmarks/bench.sh
+		POLICIES="$(or $(POLICIES),vanilla-never vanilla-always reserve-t256 reserve-t512)" benchmarks/bench.sh
 bench-fork: setup
 	@SCENARIOS="$(or $(SCENARIOS),fork fork-system)" benchmarks/bench.sh
 bench-mthp: setup

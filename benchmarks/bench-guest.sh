@@ -87,8 +87,9 @@ trace_on() {
 }
 
 # trace_report FILE: stop recording and write to FILE the write holds of
-# mmap_lock by any task that overlap the touch (between thp_bench's
-# touch_begin and touch_end marks): their number, the total and the
+# mmap_lock by any task that overlap the marked window (thp_bench's
+# touch, promote_bench's MADV_COLLAPSE: their touch_begin and touch_end
+# marks): their number, the total and the
 # longest in microseconds, the median and the 99th percentile, and the
 # count of holds taken during the touch that ended in a downgrade (no
 # write release follows, so their length is unknown).
@@ -100,7 +101,7 @@ trace_report() {
 	awk '
 	function ts_of(   i) {
 		for (i = 2; i <= NF; i++)
-			if ($i ~ /^[0-9]+\.[0-9]+:$/) return substr($i, 1, length($i) - 1)
+			if ($i ~ /^[0-9]+\.[0-9]+:$/) return substr($i, 1, length($i) - 1) + 0
 		return ""
 	}
 	/touch_begin/ { b = ts_of(); next }
@@ -120,7 +121,7 @@ trace_report() {
 		for (k in start) us[++n] = start[k]
 		if (b == "" || e == "") { print "no marks"; exit }
 		for (i = 1; i <= h; i++)
-			if (hs[i] < e && he[i] > b) print (he[i] - hs[i]) * 1e6
+			if (hs[i] < e && he[i] > b) printf "%.1f\n", (he[i] - hs[i]) * 1e6
 		for (i = 1; i <= n; i++) if (us[i] >= b && us[i] < e) u++
 		print "unended", u + 0
 	}' "$tr/trace" |
@@ -128,10 +129,14 @@ trace_report() {
 		$1 == "unended" { u = $2; next } { v[++n] = $1; s += $1 } END {
 			if (u == "") exit
 			print "mmap_write_holds=" n + 0
-			print "mmap_write_hold_total_us=" s + 0
+			printf "mmap_write_hold_total_us=%.1f\n", s
 			print "mmap_write_hold_unended=" u + 0
-			if (!n) { print "mmap_write_hold_max_us=0"; exit }
-			# insertion sort: a touch sees a handful of holds at most
+			if (!n) {
+				print "mmap_write_hold_p50_us=0\nmmap_write_hold_p99_us=0"
+				print "mmap_write_hold_max_us=0"
+				exit
+			}
+			# insertion sort: a window sees a few hundred holds at most
 			for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j > 0 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
 			print "mmap_write_hold_p50_us=" v[int((n + 1) / 2)]
 			print "mmap_write_hold_p99_us=" v[int(n * 0.99 + 0.999)]
@@ -383,22 +388,36 @@ app_gcc() {
 # Scenario 8: stress-ng ranks policies under a memory limit. One stressor
 # and one method per scenario (vm, write64: one bogo op is 1 MiB written),
 # fixed work (--vm-ops) with a time limit only as a guard, in a group of
-# its own with memory.max; swap on a zram device in the guest (compressed
-# in guest memory, no host file) unless the scenario runs without swap.
-# stress-ng reads every new buffer in (MADV_POPULATE_READ) before it
-# writes: with the huge zero page that read maps, stock 6.12 splits it at
-# the first write and faults 4 KiB pages, while reservations reserve at
-# the first write to the zero page. So the scenarios that stand for a
-# program writing its memory first map it with --vm-populate (MAP_POPULATE:
-# write faults, in order), and stress-nokeep measures the zero-page path:
+# its own with a memory limit (memory.max, or memory.high for
+# stress-pagein); swap on a zram device in the guest (compressed in guest
+# memory, no host file) unless the scenario runs without swap. Unless told
+# --no-madvise, stress-ng gives each new buffer a random madvise() advice
+# when --vm-madvise is absent, and an unkept buffer another one before its
+# munmap (hugepage, nohugepage, pageout...: a scenario would measure a
+# different policy in each run): every scenario passes --no-madvise, and
+# names its advice (normal changes nothing on a new mapping).
+# stress-ng reads the buffer in (MADV_POPULATE_READ) before every pass
+# (so stress-pagein's whole buffer comes back in each pass). Before the
+# first write to a new buffer that read maps the huge zero page, which
+# stock 6.12 splits at the first write, then faulting 4 KiB pages, while
+# reservations reserve at the first write to the zero page. So the
+# scenarios that stand for a program writing its memory first map it with
+# --vm-populate (MAP_POPULATE: write faults, in order), and stress-nokeep
+# measures the zero-page path:
 #   stress-keep      a buffer that fits, populated, kept and rewritten
 #   stress-nokeep    the same buffer mapped, read in (the zero page),
 #                    written once and unmapped per pass: the zero-page
 #                    write, fault and promotion paths
-#   stress-pagein    a populated kept buffer 1.5 x memory.max: paged out
+#   stress-pagein    a populated kept buffer 1.5 x the limit: paged out
 #                    and in (write64 fills a page with one value, so zram
 #                    stores it as a same-filled page: this measures the
-#                    paging path, not compression)
+#                    paging path, not compression). The limit is
+#                    memory.high: under memory.max alone the group's
+#                    charge OOM-killed the worker with zram swap free,
+#                    under THP never as under the others (the OOM
+#                    report: all of the group's anon on the active list,
+#                    9 MiB swapped); memory.high reclaims on the way
+#                    back to user space and throttles, and never kills
 #   stress-noswap    stress-keep without swap
 #   stress-keep-hp, stress-keep-nohp  a kept buffer, not populated, with
 #                    --vm-madvise hugepage / nohugepage (madvise comes
@@ -411,17 +430,19 @@ app_gcc() {
 # when a kill comes after a full pass; time_ms is n/a otherwise), the
 # group's memory.peak and memory.events, and the vmstat deltas of swap,
 # major faults and THP work.
-# stress_cfg SCENARIO: "BUFFER_MIB PASSES SWAP OPTIONS", memory.max is
-# stress_mib.
+# stress_cfg SCENARIO: "BUFFER_MIB PASSES SWAP HIGH OPTIONS". memory.max
+# is stress_mib, or with HIGH 1 memory.high is (memory.max twice it, a
+# guard the buffer stays below). Passes are set so that each scenario runs
+# for tens of seconds here.
 stress_cfg() {
 	m=$stress_mib
 	case $1 in
-	stress-keep) echo "$((m * 3 / 4)) 16 1 --vm-keep --vm-populate" ;;
-	stress-nokeep) echo "$((m * 3 / 4)) 6 1" ;;
-	stress-pagein) echo "$((m * 3 / 2)) 3 1 --vm-keep --vm-populate" ;;
-	stress-noswap) echo "$((m * 3 / 4)) 16 0 --vm-keep --vm-populate" ;;
-	stress-keep-hp) echo "$((m * 3 / 4)) 16 1 --vm-keep --vm-madvise hugepage" ;;
-	stress-keep-nohp) echo "$((m * 3 / 4)) 16 1 --vm-keep --vm-madvise nohugepage" ;;
+	stress-keep) echo "$((m * 3 / 4)) 128 1 0 --vm-keep --vm-populate --vm-madvise normal" ;;
+	stress-nokeep) echo "$((m * 3 / 4)) 24 1 0 --vm-madvise normal" ;;
+	stress-pagein) echo "$((m * 3 / 2)) 3 1 1 --vm-keep --vm-populate --vm-madvise normal" ;;
+	stress-noswap) echo "$((m * 3 / 4)) 128 0 0 --vm-keep --vm-populate --vm-madvise normal" ;;
+	stress-keep-hp) echo "$((m * 3 / 4)) 128 1 0 --vm-keep --vm-madvise hugepage" ;;
+	stress-keep-nohp) echo "$((m * 3 / 4)) 128 1 0 --vm-keep --vm-madvise nohugepage" ;;
 	esac
 }
 
@@ -444,13 +465,20 @@ vmstat_snap() {
 sc_stress() {
 	# shellcheck disable=SC2046 # the words of the configuration
 	set -- "$1" "$2" "$3" $(stress_cfg "$3")
-	f=$out/$3.$1.$2 mib=$4 passes=$5 swap=$6
-	shift 6
+	f=$out/$3.$1.$2 mib=$4 passes=$5 swap=$6 high=$7
+	shift 7
 	scg=$cg-stress
 	rmdir "$scg" 2>/dev/null || true
 	[ ! -d "$scg" ] || { echo "failed=group $scg is in use" >"$f.txt"; return 0; }
 	mkdir "$scg"
-	echo "${stress_mib}M" >"$scg/memory.max"
+	lim="memory.max ${stress_mib}M"
+	if [ "$high" = 1 ]; then
+		echo "$((stress_mib * 2))M" >"$scg/memory.max"
+		echo "${stress_mib}M" >"$scg/memory.high"
+		lim="memory.high ${stress_mib}M, memory.max $((stress_mib * 2))M"
+	else
+		echo "${stress_mib}M" >"$scg/memory.max"
+	fi
 	if [ "$swap" = 1 ]; then
 		if [ ! -d "$zram" ] || ! zram_on $((stress_mib * 2)); then
 			echo "failed=no swap on zram0" >"$f.txt"
@@ -462,7 +490,7 @@ sc_stress() {
 	else
 		echo 0 >"$scg/memory.swap.max"
 	fi
-	opt="--vm 1 --vm-bytes ${mib}M --vm-method write64 --vm-ops $((mib * passes)) $*"
+	opt="--vm 1 --vm-bytes ${mib}M --vm-method write64 --vm-ops $((mib * passes)) --no-madvise $*"
 	vmstat_snap "$f.vm0"
 	t=$(date +%s%N)
 	# shellcheck disable=SC2086
@@ -476,7 +504,7 @@ sc_stress() {
 	done_=0
 	[ "${bogo:-0}" -ge $((mib * passes)) ] && [ "${kills:-0}" = 0 ] && done_=1
 	{
-		echo "options=$opt, memory.max ${stress_mib}M, swap $swap"
+		echo "options=$opt, $lim, swap $swap"
 		echo "completed=$done_"
 		if [ "$done_" = 1 ]; then echo "time_ms=$ms"; else echo "time_ms=n/a"; fi
 		echo "time_ms_any=$ms"
@@ -550,16 +578,25 @@ for s in $scenarios; do
 	gups) "$tools/thp_bench" gups "$size" "$gups_s" >"$out/gups.$p.$i.txt" ;;
 	promote)
 		# MADV_COLLAPSE of memory faulted under never (a copy) and under
-		# reserve-t256, and random access afterwards against always's
-		# first-touch huge pages (no collapse). The fill writes each
-		# range in order; early promotion is off, but under reserve-t256
-		# the fill's 256th fault still promotes each range, so
-		# MADV_COLLAPSE finds nothing left to promote there.
+		# reserve-t512 (511 pages used of 512: below the threshold, so
+		# the fill leaves each reservation to MADV_COLLAPSE, which
+		# promotes it in place), and random access afterwards against
+		# always's first-touch huge pages (no collapse). The fill writes
+		# each range in order; early promotion is off, but under
+		# reserve-t256 the fill's 256th fault still promotes each range,
+		# so MADV_COLLAPSE finds nothing left to promote there. In the
+		# first run the collapse is repeated with mmap_lock's write
+		# holds traced (promote-locks: their number and distribution).
 		mode=collapse
 		case $p in vanilla-always | reserve-t1) mode=nocollapse ;; esac
 		khugepaged_asleep
 		early_off
 		"$tools/promote_bench" "$promote_mib" "$mode" "$gups_s" >"$out/promote.$p.$i.txt"
+		if [ "$mode" = collapse ] && [ "$i" = 1 ] && trace_on; then
+			THP_BENCH_MARKER=$tr/trace_marker "$tools/promote_bench" \
+				"$promote_mib" collapse 0 >/dev/null || true
+			trace_report "$out/promote-locks.$p.$i.txt"
+		fi
 		early_on
 		khugepaged_awake ;;
 	mthp)

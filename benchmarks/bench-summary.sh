@@ -74,6 +74,12 @@ promote-cost ms_per_2mib promote collapse_ms_per_2mib ms
 promote-cost mmap_lock_reader_max_wait promote reader_max_wait_us us
 promote-cost collapse_allocs promote thp_collapse_alloc_delta count
 promote-cost huge_kib promote huge_kb KiB
+promote-cost promotions promote thp_res_promote_delta count
+promote-cost mmap_write_holds promote-locks mmap_write_holds count
+promote-cost mmap_write_hold_p50_us promote-locks mmap_write_hold_p50_us us
+promote-cost mmap_write_hold_p99_us promote-locks mmap_write_hold_p99_us us
+promote-cost mmap_write_hold_max_us promote-locks mmap_write_hold_max_us us
+promote-cost mmap_write_hold_total_us promote-locks mmap_write_hold_total_us us
 promote-gups updates_per_s promote gups_updates_per_s 1/s
 mthp-halfdense rss_kib mthp rss_kib KiB
 mthp-halfdense mthp64_folios mthp mthp64_folios count
@@ -99,9 +105,9 @@ redis bgsave_cow_kib redis bgsave_cow_kib KiB
 redis bgsave_peak_kib redis bgsave_peak_kib KiB"
 # The stress-ng scenarios share their rows.
 for sc in stress-keep stress-nokeep stress-pagein stress-noswap stress-keep-hp stress-keep-nohp; do
-	for m in time_ms:ms bogo_ops_per_s:1/s completed:flag peak_kib:KiB memcg_max:count \
+	for m in time_ms:ms bogo_ops_per_s:1/s completed:flag peak_kib:KiB memcg_max:count memcg_high:count \
 		memcg_oom_kill:count pswpin:pages pswpout:pages pgmajfault:count \
-		thp_fault_alloc:count thp_fault_fallback:count thp_split_page:count \
+		thp_fault_alloc:count thp_fault_fallback:count thp_split_page:count thp_split_pmd:count \
 		thp_collapse_alloc:count thp_res_alloc:count thp_res_promote:count \
 		thp_res_reclaim:count thp_res_swap_split:count; do
 		rows="$rows
@@ -220,7 +226,7 @@ sparse us_per_touch reserve-t256 $ref_never
 gups updates_per_s reserve-t256 $ref_always
 redis ops_per_s_p1 reserve-t256 $ref_always
 redis ops_per_s_p16 reserve-t256 $ref_always
-promote collapse_ms_per_2mib reserve-t256 $ref_never
+promote collapse_ms_per_2mib reserve-t512 $ref_never
 promote gups_updates_per_s reserve-t256 $ref_always
 mthp rss_kib reserve-t256-mthp64 vanilla-mthp64
 mthp updates_per_s reserve-t256-mthp64 vanilla-mthp64

@@ -3,11 +3,13 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The next value of a xorshift64 generator whose state is *x. */
 static inline uint64_t xorshift64(uint64_t *x)
@@ -25,6 +27,23 @@ static inline double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Write WHAT to tracefs' trace_marker when the guest script asks for it
+ * (THP_BENCH_MARKER names the file), so that what it traces can be cut to
+ * the part of a run between two marks. The marks' times come from the
+ * trace clock, not from here.
+ */
+static inline void bench_mark(const char *what)
+{
+	static int fd = -2;
+
+	if (fd == -2)
+		fd = getenv("THP_BENCH_MARKER") ?
+		     open(getenv("THP_BENCH_MARKER"), O_WRONLY) : -1;
+	if (fd >= 0 && write(fd, what, strlen(what)) < 0)
+		perror("trace_marker");
 }
 
 /* A /proc/vmstat counter, or -1. */

@@ -45,7 +45,8 @@ policy() {
 # (bench.sh boots a policy only for a scenario it applies to; the guest
 # skips the others of a boot). Most scenarios run under every policy but
 # the *-mthp64 ones. The populate-cost scaling compares a populate with a
-# stock 4 KiB fault; promote an in-place promotion with a copy collapse
+# stock 4 KiB fault; promote an in-place promotion (reserve-t512, whose
+# threshold the fill stays below) with a copy collapse
 # and random access afterwards with always's huge pages; mthp the mTHP
 # fallback with stock 64 KiB mTHPs, reservations without it and base
 # pages; the stress-ng controls (--vm-madvise hugepage, nohugepage) show
@@ -58,7 +59,8 @@ policy() {
 applies() {
 	case $1:$2 in
 	scale:vanilla-never | scale:reserve-t256) return 0 ;;
-	promote:*-never | promote:vanilla-always | promote:reserve-t1 | promote:reserve-t256) return 0 ;;
+	promote:*-never | promote:vanilla-always | promote:reserve-t1 | promote:reserve-t256 | promote:reserve-t512)
+		return 0 ;;
 	mthp:*-mthp64 | mthp:reserve-t256 | mthp:*-never) return 0 ;;
 	stress-keep-hp:reserve-t256 | stress-keep-hp:vanilla-always | stress-keep-hp:reserve-t1) return 0 ;;
 	stress-keep-nohp:reserve-t256 | stress-keep-nohp:*-never) return 0 ;;

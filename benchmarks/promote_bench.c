@@ -11,7 +11,8 @@
  * times one MADV_COLLAPSE over the whole region while a second thread
  * calls mincore(), which takes mmap_lock for reading, in a loop: the
  * longest mincore() call is the longest time a reader waited for the
- * collapse's mmap_lock write holds. Finally it does random 8-byte
+ * collapse's mmap_lock write holds (the collapse is marked touch_begin and
+ * touch_end in the trace, see bench_mark()). Finally it does random 8-byte
  * read-modify-writes over the region for GUPS_SECONDS (a GUPS-style loop)
  * and reports updates per second.
  *
@@ -102,9 +103,11 @@ int main(int argc, char **argv)
 		promote0 = vmstat("thp_res_promote");
 		pthread_create(&th, NULL, reader, q);
 		usleep(100000);
+		bench_mark("touch_begin");
 		t0 = now_s();
 		ret = madvise(p, size, MADV_COLLAPSE);
 		t_collapse = now_s() - t0;
+		bench_mark("touch_end");
 		atomic_store(&stop, 1);
 		pthread_join(th, NULL);
 		if (ret)

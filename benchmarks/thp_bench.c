@@ -133,23 +133,6 @@ static size_t *shuffled_pages(size_t len)
 	return off;
 }
 
-/*
- * Mark the start and end of a timed touch in the trace, when the guest
- * script asks for it (THP_BENCH_MARKER names tracefs' trace_marker), so
- * that what it traces can be cut to the touch. The marks' times come
- * from the trace clock, not from here.
- */
-static void mark(const char *what)
-{
-	static int fd = -2;
-
-	if (fd == -2)
-		fd = getenv("THP_BENCH_MARKER") ?
-		     open(getenv("THP_BENCH_MARKER"), O_WRONLY) : -1;
-	if (fd >= 0 && write(fd, what, strlen(what)) < 0)
-		perror("trace_marker");
-}
-
 struct filler {
 	char *p;
 	size_t len;
@@ -215,7 +198,7 @@ static void first_touch(size_t len, enum touch how, int threads)
 	}
 	work_snapshot(w0);
 	f0 = minor_faults();
-	mark("touch_begin");
+	bench_mark("touch_begin");
 	t0 = now_s();
 	switch (how) {
 	case TOUCH_SPARSE:
@@ -234,7 +217,7 @@ static void first_touch(size_t len, enum touch how, int threads)
 		break;
 	}
 	t = now_s() - t0;
-	mark("touch_end");
+	bench_mark("touch_end");
 	faults = minor_faults() - f0;
 	printf("faults=%zu\ntotal_ms=%.3f\nus_per_touch=%.3f\n", n, t * 1e3, t * 1e6 / n);
 	printf("minor_faults_per_2mib=%.2f\n", faults * (double)HPAGE / len);

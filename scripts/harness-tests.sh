@@ -115,8 +115,9 @@ for huge in 0 4096; do
 		result fail "bench-summary.sh flags a workload without huge pages under always ($huge KiB: $warned warnings)"
 	fi
 done
-# The scenarios that were drivers of their own (fork-system, mthp) and
-# the scenario records: medians, n/a kept, the start/end table.
+# The scenarios that were drivers of their own (fork-system, mthp), the
+# mmap_lock write holds of a collapse, and the scenario records: medians,
+# n/a kept, the start/end table.
 for i in 1 2 3; do
 	echo "children=$((i * 10))" >"$b/raw/fork-system-sparse.vanilla-always.$i.txt"
 	printf 'rss_kib=%s\nthp_res_mthp_promote=n/a\n' $((i * 4)) >"$b/raw/mthp.vanilla-mthp64.$i.txt"
@@ -124,15 +125,18 @@ for i in 1 2 3; do
 	printf 'begin_free_2mib_blocks=%s\nend_free_2mib_blocks=7\ndelta_thp_fault_fallback=%s\n' \
 		$((100 + i)) "$i" >"$b/raw/state-mthp.vanilla-mthp64.$i.txt"
 done
+printf 'mmap_write_holds=128\nmmap_write_hold_p99_us=950.5\n' >"$b/raw/promote-locks.vanilla-never.1.txt"
 "$TOP/benchmarks/bench-summary.sh" "$b" >"$b/out.md" 2>&1
 if grep -qx 'fork-system-sparse,vanilla-always,children,20,count,3,10,30' "$b/summary.csv" &&
+	grep -qx 'promote-cost,vanilla-never,mmap_write_holds,128,count,1,128,128' "$b/summary.csv" &&
+	grep -qx 'promote-cost,vanilla-never,mmap_write_hold_p99_us,950.5,us,1,950.5,950.5' "$b/summary.csv" &&
 	grep -qx 'mthp-halfdense,vanilla-mthp64,thp_res_mthp_promote,n/a,count,0,n/a,n/a' "$b/summary.csv" &&
 	grep -qx 'mthp-halfdense,reserve-t256-mthp64,thp_res_mthp_promote,1002,count,3,1001,1003' "$b/summary.csv" &&
 	grep -q '^| mthp | rss_kib | t256-mthp64 / mthp64 | 0.250 (0.167-0.500, 3) |' "$b/out.md" &&
 	grep -q '^| mthp | vanilla-mthp64 | 102 (101-103) | 7 (7-7) | - | 2 (1-3) | - |' "$b/out.md"; then
-	result ok "bench-summary.sh: fork-system, mthp and the scenario records"
+	result ok "bench-summary.sh: fork-system, mthp, collapse write holds and the scenario records"
 else
-	result fail "bench-summary.sh: fork-system, mthp and the scenario records ($(cat "$b/summary.csv" "$b/out.md" | tr '\n' ' '))"
+	result fail "bench-summary.sh: fork-system, mthp, collapse write holds and the scenario records ($(cat "$b/summary.csv" "$b/out.md" | tr '\n' ' '))"
 fi
 # make check cannot pass by accident: a TESTS word that names no test fails
 # and says which; a step that left no counts fails and names the step.
