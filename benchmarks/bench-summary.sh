@@ -74,12 +74,13 @@ promote-cost ms_per_2mib promote collapse_ms_per_2mib ms
 promote-cost mmap_lock_reader_max_wait promote reader_max_wait_us us
 promote-cost collapse_allocs promote thp_collapse_alloc_delta count
 promote-cost huge_kib promote huge_kb KiB
-promote-cost promotions promote thp_res_promote_delta count
-promote-cost mmap_write_holds promote-locks mmap_write_holds count
-promote-cost mmap_write_hold_p50_us promote-locks mmap_write_hold_p50_us us
-promote-cost mmap_write_hold_p99_us promote-locks mmap_write_hold_p99_us us
-promote-cost mmap_write_hold_max_us promote-locks mmap_write_hold_max_us us
-promote-cost mmap_write_hold_total_us promote-locks mmap_write_hold_total_us us
+promote-cost promotions promote thp_res_promote_delta count"
+# The mmap_lock write holds during the promote scenario's MADV_COLLAPSE.
+for m in holds:count hold_p50_us:us hold_p99_us:us hold_max_us:us hold_total_us:us; do
+	rows="$rows
+promote-cost mmap_write_${m%%:*} promote-locks mmap_write_${m%%:*} ${m#*:}"
+done
+rows="$rows
 promote-gups updates_per_s promote gups_updates_per_s 1/s
 mthp-halfdense rss_kib mthp rss_kib KiB
 mthp-halfdense mthp64_folios mthp mthp64_folios count
