@@ -61,12 +61,16 @@ khugepaged_awake() {
 
 # early_off / early_on: early promotion (promotion_early, patched kernel
 # only) off for a scenario that needs reservations to stay below the
-# threshold, and back to its default.
+# threshold, and back to the value it had.
 early_off() {
-	[ ! -w "$thp/promotion_early" ] || echo 0 >"$thp/promotion_early"
+	[ -w "$thp/promotion_early" ] || return 0
+	early_was=$(cat "$thp/promotion_early")
+	echo 0 >"$thp/promotion_early"
 }
 early_on() {
-	[ ! -w "$thp/promotion_early" ] || echo 16 >"$thp/promotion_early"
+	[ -n "${early_was:-}" ] || return 0
+	echo "$early_was" >"$thp/promotion_early"
+	early_was=
 }
 
 tr=/sys/kernel/tracing
