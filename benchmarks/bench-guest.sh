@@ -90,10 +90,11 @@ trace_on() {
 	echo 1 >"$tr/tracing_on"
 }
 
-# trace_report FILE: stop recording and write to FILE the write holds of
-# mmap_lock by any task that overlap the marked window (thp_bench's
-# touch, promote_bench's MADV_COLLAPSE: their touch_begin and touch_end
-# marks): their number, the total and the
+# trace_report FILE [TASKS]: stop recording and write to FILE the write
+# holds of mmap_lock by any task (or, given TASKS, an awk pattern of task
+# names such as "khugepaged", by those only) that overlap the
+# marked window (thp_bench's touch or wait, promote_bench's MADV_COLLAPSE:
+# their touch_begin and touch_end marks): their number, the total and the
 # longest in microseconds, the median and the 99th percentile, and the
 # count of holds taken during the touch that ended in a downgrade (no
 # write release follows, so their length is unknown).
@@ -102,7 +103,7 @@ trace_report() {
 	for e in mmap_lock_acquire_returned mmap_lock_released; do
 		echo 0 >"$tr/events/mmap_lock/$e/enable"
 	done
-	awk '
+	awk -v task="${2:-}" '
 	function ts_of(   i) {
 		for (i = 2; i <= NF; i++)
 			if ($i ~ /^[0-9]+\.[0-9]+:$/) return substr($i, 1, length($i) - 1) + 0
@@ -110,6 +111,7 @@ trace_report() {
 	}
 	/touch_begin/ { b = ts_of(); next }
 	/touch_end/ { e = ts_of(); next }
+	task != "" && $1 !~ ("^(" task ")-[0-9]+$") { next }
 	/mmap_lock_(acquire_returned|released):/ {
 		ts = ts_of(); mm = ""
 		for (i = 2; i <= NF; i++) if ($i ~ /^mm=/) mm = $i
@@ -447,6 +449,9 @@ stress_cfg() {
 	stress-noswap) echo "$((m * 3 / 4)) 128 0 0 --vm-keep --vm-populate --vm-madvise normal" ;;
 	stress-keep-hp) echo "$((m * 3 / 4)) 128 1 0 --vm-keep --vm-madvise hugepage" ;;
 	stress-keep-nohp) echo "$((m * 3 / 4)) 128 1 0 --vm-keep --vm-madvise nohugepage" ;;
+	stress-sparse38) echo "$((m * 3 / 2)) 16 1 0 sparsematrix 38" ;;
+	stress-sparse64) echo "$((m * 3 / 2)) 12 1 0 sparsematrix 64" ;;
+	stress-sparse256) echo "$((m * 3 / 2)) 4 1 0 sparsematrix 256" ;;
 	esac
 }
 
@@ -494,26 +499,45 @@ sc_stress() {
 	else
 		echo 0 >"$scg/memory.swap.max"
 	fi
-	opt="--vm 1 --vm-bytes ${mib}M --vm-method write64 --vm-ops $((mib * passes)) --no-madvise $*"
+	if [ "$1" = sparsematrix ]; then
+		opt="thp_bench sparsematrix $mib $2 $passes"
+		cmd="timeout $stress_s $tools/$opt"
+		# The emulator's first-write cost, paid outside the group.
+		"$tools/thp_bench" warm "$mib"
+	else
+		opt="--vm 1 --vm-bytes ${mib}M --vm-method write64 --vm-ops $((mib * passes)) --no-madvise $*"
+		cmd="stress-ng --temp-path /tmp $opt --timeout $stress_s --metrics-brief"
+	fi
 	vmstat_snap "$f.vm0"
 	t=$(date +%s%N)
 	# shellcheck disable=SC2086
-	in_cg "$scg" stress-ng --temp-path /tmp $opt --timeout "$stress_s" --metrics-brief \
-		>"$f.log" 2>&1 || true
+	in_cg "$scg" $cmd >"$f.log" 2>&1 || true
 	ms=$((($(date +%s%N) - t) / 1000000))
 	vmstat_snap "$f.vm1"
 	kills=$(awk '$1 == "oom_kill" { print $2 }' "$scg/memory.events")
-	# metrc: [PID] vm BOGO REAL USR SYS BOGO/S(real) BOGO/S(usr+sys)
-	bogo=$(awk '$2 == "metrc:" && $4 == "vm" && $5 ~ /^[0-9]+$/ { print $5 }' "$f.log")
 	done_=0
-	[ "${bogo:-0}" -ge $((mib * passes)) ] && [ "${kills:-0}" = 0 ] && done_=1
+	if [ "$1" = sparsematrix ]; then
+		# Its ops are fixed; done when it printed them with every cell
+		# read back (an OOM kill prints nothing).
+		bogo=$(sed -n 's/^ops=//p' "$f.log")
+		rate=$(sed -n 's/^ops_per_s=//p' "$f.log")
+		[ -n "$bogo" ] && grep -qx 'mismatches=0' "$f.log" && [ "${kills:-0}" = 0 ] && done_=1
+	else
+		# metrc: [PID] vm BOGO REAL USR SYS BOGO/S(real) BOGO/S(usr+sys)
+		bogo=$(awk '$2 == "metrc:" && $4 == "vm" && $5 ~ /^[0-9]+$/ { print $5 }' "$f.log")
+		rate=$(awk '$2 == "metrc:" && $4 == "vm" && $5 ~ /^[0-9]+$/ { print $9 }' "$f.log")
+		[ "${bogo:-0}" -ge $((mib * passes)) ] && [ "${kills:-0}" = 0 ] && done_=1
+	fi
 	{
 		echo "options=$opt, $lim, swap $swap"
 		echo "completed=$done_"
 		if [ "$done_" = 1 ]; then echo "time_ms=$ms"; else echo "time_ms=n/a"; fi
 		echo "time_ms_any=$ms"
 		echo "bogo_ops=${bogo:-n/a}"
-		awk '$2 == "metrc:" && $4 == "vm" && $5 ~ /^[0-9]+$/ { print "bogo_ops_per_s=" $9 }' "$f.log"
+		[ -z "$rate" ] || echo "bogo_ops_per_s=$rate"
+		if [ "$1" = sparsematrix ]; then
+			grep -E '^(used_pages_|ranges|rss_kib|huge_kib|mismatches)' "$f.log" || true
+		fi
 		echo "peak_kib=$(($(cat "$scg/memory.peak") / 1024))"
 		awk '{ print "memcg_" $1 "=" $2 }' "$scg/memory.events"
 		awk 'NR == FNR { v[$1] = $2; next } { print $1 "=" $2 - v[$1] }' "$f.vm0" "$f.vm1"
@@ -614,6 +638,33 @@ for s in $scenarios; do
 		"$tools/mthp_bench" "$mthp_mib" "$gups_s" >"$out/mthp.$p.$i.txt"
 		early_on
 		khugepaged_awake ;;
+	khugepaged)
+		# Khugepaged's way to huge pages and its mmap_lock write
+		# holds, traced in every run (khugepaged's own, while the
+		# program waits): 400 of 512 pages
+		# written per 2 MiB with early promotion off. Under
+		# reserve-t512 the ranges stay reserved below the threshold,
+		# which the program then lowers to 256: khugepaged (which
+		# leaves a reservation below the threshold alone) finds them
+		# above it and promotes them in place, as it does a range
+		# whose fault could not promote. Under the others the pages
+		# are written under MADV_NOHUGEPAGE (base pages) and the
+		# range then advised MADV_HUGEPAGE, so khugepaged collapses it
+		# by a copy, as the stock kernel does memory faulted small
+		# (reserve-t1 is the same on the patched kernel: the A/A pair).
+		adv=advised
+		[ "$p" != reserve-t512 ] || adv=threshold=256
+		early_off
+		if trace_on; then
+			THP_BENCH_MARKER=$tr/trace_marker "$tools/thp_bench" tohuge "$tohuge_mib" 400 \
+				"$tohuge_s" $adv >"$out/khugepaged.$p.$i.txt"
+			trace_report "$out/khugepaged-locks.$p.$i.txt" khugepaged
+		else
+			"$tools/thp_bench" tohuge "$tohuge_mib" 400 "$tohuge_s" $adv \
+				>"$out/khugepaged.$p.$i.txt"
+		fi
+		early_on
+		policy "$p" ;;
 	fork-system) sc_fork_system "$p" "$i" ;;
 	redis) sc_redis "$p" "$i" ;;
 	apps) sc_apps "$p" "$i" ;;

@@ -75,11 +75,20 @@ promote-cost mmap_lock_reader_max_wait promote reader_max_wait_us us
 promote-cost collapse_allocs promote thp_collapse_alloc_delta count
 promote-cost huge_kib promote huge_kb KiB
 promote-cost promotions promote thp_res_promote_delta count"
-# The mmap_lock write holds during the promote scenario's MADV_COLLAPSE.
-for m in holds:count hold_p50_us:us hold_p99_us:us hold_max_us:us hold_total_us:us; do
-	rows="$rows
-promote-cost mmap_write_${m%%:*} promote-locks mmap_write_${m%%:*} ${m#*:}"
+# The mmap_lock write holds during the promote scenario's MADV_COLLAPSE
+# and while the khugepaged scenario waits for khugepaged.
+for w in promote-cost:promote-locks khugepaged:khugepaged-locks; do
+	for m in holds:count hold_p50_us:us hold_p99_us:us hold_max_us:us hold_total_us:us; do
+		rows="$rows
+${w%%:*} mmap_write_${m%%:*} ${w#*:} mmap_write_${m%%:*} ${m#*:}"
+	done
 done
+# Khugepaged's way to huge pages.
+rows="$rows
+khugepaged seconds_to_huge khugepaged seconds_to_huge s
+khugepaged huge_kib khugepaged huge_kib KiB
+khugepaged collapses_per_2mib khugepaged thp_collapse_alloc_per_2mib count
+khugepaged promotions_per_2mib khugepaged thp_res_promote_per_2mib count"
 rows="$rows
 promote-gups updates_per_s promote gups_updates_per_s 1/s
 mthp-halfdense rss_kib mthp rss_kib KiB
@@ -105,12 +114,21 @@ redis bgsave_fork_us redis fork_us us
 redis bgsave_cow_kib redis bgsave_cow_kib KiB
 redis bgsave_peak_kib redis bgsave_peak_kib KiB"
 # The stress-ng scenarios share their rows.
-for sc in stress-keep stress-nokeep stress-pagein stress-noswap stress-keep-hp stress-keep-nohp; do
+for sc in stress-keep stress-nokeep stress-pagein stress-noswap stress-keep-hp stress-keep-nohp \
+	stress-sparse38 stress-sparse64 stress-sparse256; do
 	for m in time_ms:ms bogo_ops_per_s:1/s completed:flag peak_kib:KiB memcg_max:count memcg_high:count \
 		memcg_oom_kill:count pswpin:pages pswpout:pages pgmajfault:count \
 		thp_fault_alloc:count thp_fault_fallback:count thp_split_page:count thp_split_pmd:count \
 		thp_collapse_alloc:count thp_res_alloc:count thp_res_promote:count \
 		thp_res_reclaim:count thp_res_swap_split:count; do
+		rows="$rows
+$sc ${m%%:*} $sc ${m%%:*} ${m#*:}"
+	done
+done
+# The sparse-matrix stand-ins' density, as drawn, and their data check.
+for sc in stress-sparse38 stress-sparse64 stress-sparse256; do
+	for m in used_pages_per_2mib:pages ranges_at_256:count rss_kib:KiB huge_kib:KiB \
+		thp_res_alloc_failed:count mismatches:count; do
 		rows="$rows
 $sc ${m%%:*} $sc ${m%%:*} ${m#*:}"
 	done
@@ -236,7 +254,9 @@ mthp rss_kib reserve-t256-mthp64 reserve-t256"
 for r in "$ref_always" "$ref_never"; do
 	for w in "apps-memcached ops_per_s" "apps-dicts phase_ms" "apps-sqlite phase_ms" \
 		"apps-gcc phase_ms" "stress-keep time_ms" "stress-nokeep time_ms" \
-		"stress-pagein time_ms" "stress-noswap time_ms"; do
+		"stress-pagein time_ms" "stress-noswap time_ms" "stress-sparse38 time_ms" \
+		"stress-sparse64 time_ms" "stress-sparse256 time_ms" "stress-sparse38 rss_kib" \
+		"stress-sparse64 rss_kib" "stress-sparse256 rss_kib"; do
 		pairs="$pairs
 $w reserve-t256 $r"
 	done

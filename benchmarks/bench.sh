@@ -31,6 +31,7 @@ defaults=$BENCH_DEFAULT_POLICIES
 all=$BENCH_ALL_POLICIES
 all_scen="fork fork-system sparse dense dense-random dense-mt tohuge tohuge-default gups promote"
 all_scen="$all_scen mthp redis apps stress-keep stress-nokeep stress-pagein stress-noswap"
+all_scen="$all_scen stress-sparse38 stress-sparse64 stress-sparse256 khugepaged"
 all_scen="$all_scen stress-keep-hp stress-keep-nohp scale"
 # known LIST WORDS WHAT: fail on a word of WORDS that LIST does not have.
 known() {
@@ -60,7 +61,7 @@ per="scenario, policy and run"
 [ "$boot" = run ] && per="policy and run"
 bench_begin "$runs, quick: $quick, one boot per $per, guest: $mem MiB, 3 vCPUs in 2 NUMA nodes; QEMU TCG (times are comparable only as ratios within one run; memory figures are exact)"
 for t in thp_bench fork_bench promote_bench mthp_bench; do
-	gcc -O2 -Wall -pthread -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c"
+	gcc -O2 -Wall -pthread -o "$BUILD/tools/$t" "$TOP/benchmarks/$t.c" -lm
 done
 # The redis and apps scenarios survey memory with the user tool.
 gcc -O2 -Wall -o "$BUILD/tools/thp_survey" "$TOP/tools/thp_survey.c"

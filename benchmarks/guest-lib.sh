@@ -51,7 +51,9 @@ policy() {
 # fallback with stock 64 KiB mTHPs, reservations without it and base
 # pages; the stress-ng controls (--vm-madvise hugepage, nohugepage) show
 # that reservations leave madvised areas to the stock paths, so they run
-# under reserve-t256 and the stock policy they must equal. reserve-t1 and
+# under reserve-t256 and the stock policy they must equal; khugepaged an
+# in-place promotion by khugepaged (reserve-t512) with its copy collapse
+# (vanilla-always, and reserve-t1 as the A/A pair). reserve-t1 and
 # patched-never stand for always and never where the stock kernel is not
 # booted (the summary takes them as the references then). Time to huge at
 # khugepaged's defaults waits its whole limit under the policies without
@@ -64,7 +66,8 @@ applies() {
 	mthp:*-mthp64 | mthp:reserve-t256 | mthp:*-never) return 0 ;;
 	stress-keep-hp:reserve-t256 | stress-keep-hp:vanilla-always | stress-keep-hp:reserve-t1) return 0 ;;
 	stress-keep-nohp:reserve-t256 | stress-keep-nohp:*-never) return 0 ;;
-	scale:* | promote:* | mthp:* | stress-keep-hp:* | stress-keep-nohp:* | *:*-mthp64)
+	khugepaged:vanilla-always | khugepaged:reserve-t1 | khugepaged:reserve-t512) return 0 ;;
+	scale:* | promote:* | mthp:* | stress-keep-hp:* | stress-keep-nohp:* | khugepaged:* | *:*-mthp64)
 		return 1 ;;
 	tohuge-default:vanilla-never | tohuge-default:vanilla-madvise | tohuge-default:patched-never)
 		return 1 ;;

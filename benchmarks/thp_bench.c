@@ -14,16 +14,27 @@
  *                                    ranges, then the time of a write to a
  *                                    second page of each (a populate with
  *                                    COUNT live reservations)
- *   thp_bench tohuge SIZE_MIB USED SECONDS
+ *   thp_bench tohuge SIZE_MIB USED SECONDS [advised|threshold=N]
  *                                    write USED of 512 pages per 2 MiB,
- *                                    then sample the PMD-mapped share
+ *                                    then sample the PMD-mapped share;
+ *                                    advised: written under
+ *                                    MADV_NOHUGEPAGE, then MADV_HUGEPAGE;
+ *                                    threshold=N: promotion_threshold set
+ *                                    to N after the writes
+ *   thp_bench warm SIZE_MIB          write SIZE_MIB once and unmap it
  *   thp_bench gups SIZE_MIB SECONDS  fill, warm up, then random updates
+ *   thp_bench sparsematrix SIZE_MIB DENSITY PASSES
+ *                                    a sparse matrix in a flat mapping:
+ *                                    per pass, map, put and get random
+ *                                    cells (DENSITY used pages per 2 MiB
+ *                                    on average), unmap
  *
  * Every mode maps SIZE_MIB of 2 MiB-aligned private anonymous memory.
  * Output: "key=value" lines; tohuge adds "sample=SECONDS FRACTION" lines.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +50,11 @@
 #define HPAGE	(2UL << 20)
 #define PAGE	4096UL
 
-static char *map_aligned(size_t len)
+/*
+ * Map len + 2 MiB and return its first 2 MiB-aligned address; *rawp, if
+ * given, is what to munmap() (len + 2 MiB from it).
+ */
+static char *map_aligned_raw(size_t len, char **rawp)
 {
 	char *raw = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -48,7 +63,14 @@ static char *map_aligned(size_t len)
 		perror("mmap");
 		exit(1);
 	}
+	if (rawp)
+		*rawp = raw;
 	return (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+}
+
+static char *map_aligned(size_t len)
+{
+	return map_aligned_raw(len, NULL);
 }
 
 static void report_memory(char *p)
@@ -269,16 +291,48 @@ static void scale(int argc, char **argv)
 	}
 }
 
-/* Write used of 512 pages per 2 MiB, then sample the PMD-mapped share. */
-static void to_huge(size_t len, int used, double secs)
+/*
+ * Write used of 512 pages per 2 MiB, then sample the PMD-mapped share
+ * until it is all or secs have passed. With advised, the pages are written
+ * under MADV_NOHUGEPAGE (base pages under every policy) and the range is
+ * then advised MADV_HUGEPAGE, so that khugepaged collapses it by a copy:
+ * the stock way to huge pages for memory faulted small. With threshold >= 0
+ * (patched kernel, root) promotion_threshold is set to it after the
+ * writes: reservations left below the old threshold are then above the new
+ * one, for khugepaged to promote, as it finds ranges a fault could not
+ * promote. The wait, from before the advice or the threshold, is marked
+ * (touch_begin, touch_end) for the mmap_lock trace, and the work counters
+ * of the wait are reported per 2 MiB.
+ */
+static void to_huge(size_t len, int used, double secs, int advised, int threshold)
 {
 	char *p = map_aligned(len);
+	long w0[NR_WORK];
 	double t0, t;
 
+	if (advised && madvise(p, len, MADV_NOHUGEPAGE)) {
+		perror("madvise");
+		exit(1);
+	}
 	for (size_t off = 0; off < len; off += HPAGE)
 		for (int i = 0; i < used; i++)
 			p[off + i * PAGE] = 1;
+	/* The wait starts where the ranges become khugepaged's to take. */
+	work_snapshot(w0);
+	bench_mark("touch_begin");
 	t0 = now_s();
+	if (advised && madvise(p, len, MADV_HUGEPAGE)) {
+		perror("madvise");
+		exit(1);
+	}
+	if (threshold >= 0) {
+		FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/promotion_threshold", "w");
+
+		if (!f || fprintf(f, "%d\n", threshold) < 0 || fclose(f)) {
+			perror("promotion_threshold");
+			exit(1);
+		}
+	}
 	for (;;) {
 		long huge = smaps_kb(p, "AnonHugePages");
 		int full = huge * 1024L >= (long)len;
@@ -296,6 +350,8 @@ static void to_huge(size_t len, int used, double secs)
 		}
 		usleep(500000);
 	}
+	bench_mark("touch_end");
+	work_report(w0, len);
 	report_memory(p);
 }
 
@@ -323,6 +379,90 @@ static void gups(size_t len, double secs)
 	report_memory((char *)p);
 }
 
+/* The value sparse_matrix() keeps in cell c: never 0, so an unwritten cell
+ * reads as a mismatch.
+ */
+static uint64_t cell_value(size_t c)
+{
+	return (c * 0x9e3779b97f4a7c15ULL) | 1;
+}
+
+/*
+ * A sparse matrix of 8-byte cells in a flat private anonymous mapping, the
+ * way stress-ng's sparsematrix stressor's "mmap" method keeps one (whose
+ * mapping is MAP_SHARED, which anonymous THP does not govern, hence this
+ * stand-in). Each of passes passes maps len bytes, puts cells values at
+ * cells drawn at random over the whole mapping, gets them back in the same
+ * order and checks each, and unmaps. It does not warm the memory (see
+ * warm()): it runs in a memory cgroup smaller than len, and the caller warms
+ * it outside (thp_bench warm). When k cells fall on each page on
+ * average a page stays unused with probability exp(-k), so the number of
+ * cells is chosen for density used pages per 2 MiB on average:
+ * k = -ln(1 - density / 512). One op is one put or one get; the work is
+ * fixed (passes x 2 x cells ops). Printed: ops, seconds, ops_per_s, the
+ * cells that did not read back (mismatches, must be 0), and of the first
+ * pass the used pages per 2 MiB (mean, least and most over the ranges) and
+ * the ranges with at least 256 used pages (the default threshold), read
+ * from the cells drawn, and Rss and AnonHugePages before its unmap.
+ */
+static void sparse_matrix(size_t len, int density, int passes)
+{
+	size_t pages = len / PAGE, words = len / sizeof(uint64_t), ranges = len / HPAGE;
+	size_t cells = (size_t)(-log(1.0 - density / 512.0) * pages + 0.5);
+	unsigned char *used = calloc(pages, 1);
+	size_t mismatches = 0;
+	double t0, t;
+
+	if (!used) {
+		perror("calloc");
+		exit(1);
+	}
+	t0 = now_s();
+	for (int pass = 0; pass < passes; pass++) {
+		uint64_t x = 0x2545f4914f6cdd1dULL + pass, x0 = x, *m;
+		char *raw;
+
+		m = (uint64_t *)map_aligned_raw(len, &raw);
+
+		for (size_t i = 0; i < cells; i++) {
+			size_t c = xorshift64(&x) % words;
+
+			m[c] = cell_value(c);
+			if (!pass)
+				used[c * sizeof(uint64_t) / PAGE] = 1;
+		}
+		x = x0;
+		for (size_t i = 0; i < cells; i++) {
+			size_t c = xorshift64(&x) % words;
+
+			mismatches += m[c] != cell_value(c);
+		}
+		if (!pass) {
+			size_t lo = 512, hi = 0, sum = 0, at256 = 0;
+
+			for (size_t r = 0; r < ranges; r++) {
+				size_t n = 0;
+
+				for (size_t i = 0; i < 512; i++)
+					n += used[r * 512 + i];
+				sum += n;
+				lo = n < lo ? n : lo;
+				hi = n > hi ? n : hi;
+				at256 += n >= 256;
+			}
+			printf("cells=%zu\nused_pages_per_2mib=%.1f\nused_pages_min=%zu\nused_pages_max=%zu\nranges=%zu\nranges_at_256=%zu\n",
+			       cells, (double)sum / ranges, lo, hi, ranges, at256);
+			report_memory((char *)m);
+			fflush(stdout);
+		}
+		munmap(raw, len + HPAGE);
+	}
+	t = now_s() - t0;
+	printf("ops=%zu\nseconds=%.3f\nops_per_s=%.0f\nmismatches=%zu\n",
+	       2 * cells * passes, t, 2 * cells * passes / t, mismatches);
+	free(used);
+}
+
 int main(int argc, char **argv)
 {
 	size_t len;
@@ -345,14 +485,24 @@ int main(int argc, char **argv)
 		 len >= (size_t)atoi(argv[3]) * HPAGE)
 		first_touch(len, TOUCH_THREADS, atoi(argv[3]));
 	else if (!strcmp(argv[1], "tohuge") && argc == 5)
-		to_huge(len, atoi(argv[3]), atof(argv[4]));
+		to_huge(len, atoi(argv[3]), atof(argv[4]), 0, -1);
+	else if (!strcmp(argv[1], "tohuge") && argc == 6 && !strcmp(argv[5], "advised"))
+		to_huge(len, atoi(argv[3]), atof(argv[4]), 1, -1);
+	else if (!strcmp(argv[1], "tohuge") && argc == 6 &&
+		 !strncmp(argv[5], "threshold=", 10) && atoi(argv[5] + 10) > 0)
+		to_huge(len, atoi(argv[3]), atof(argv[4]), 0, atoi(argv[5] + 10));
+	else if (!strcmp(argv[1], "warm"))
+		warm(len);
 	else if (!strcmp(argv[1], "gups") && argc == 4)
 		gups(len, atof(argv[3]));
+	else if (!strcmp(argv[1], "sparsematrix") && argc == 5 && len >= HPAGE &&
+		 atoi(argv[3]) > 0 && atoi(argv[3]) < 512 && atoi(argv[4]) > 0)
+		sparse_matrix(len, atoi(argv[3]), atoi(argv[4]));
 	else
 		goto usage;
 	return 0;
 usage:
-	fprintf(stderr, "usage: %s sparse|dense|dense-random SIZE_MIB | dense-mt SIZE_MIB THREADS | scale COUNT... | tohuge SIZE_MIB USED SECONDS | gups SIZE_MIB SECONDS\n",
+	fprintf(stderr, "usage: %s sparse|dense|dense-random SIZE_MIB | dense-mt SIZE_MIB THREADS | scale COUNT... | tohuge SIZE_MIB USED SECONDS [advised|threshold=N] | gups SIZE_MIB SECONDS | sparsematrix SIZE_MIB DENSITY PASSES | warm SIZE_MIB\n",
 		argv[0]);
 	return 2;
 }

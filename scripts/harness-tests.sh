@@ -138,6 +138,22 @@ if grep -qx 'fork-system-sparse,vanilla-always,children,20,count,3,10,30' "$b/su
 else
 	result fail "bench-summary.sh: fork-system, mthp, collapse write holds and the scenario records ($(cat "$b/summary.csv" "$b/out.md" | tr '\n' ' '))"
 fi
+# The sparse-matrix stand-ins: their density rows, and a run that did not
+# complete is no sample of a ratio (run 3 of always here).
+for i in 1 2 3; do
+	printf 'completed=1\ntime_ms=%s\nused_pages_per_2mib=%s\nmismatches=0\n' \
+		$((100 * i)) "37.$i" >"$b/raw/stress-sparse38.reserve-t256.$i.txt"
+	printf 'completed=%s\ntime_ms=%s\n' $((i < 3)) $([ $i -lt 3 ] && echo $((400 * i)) || echo n/a) \
+		>"$b/raw/stress-sparse38.vanilla-always.$i.txt"
+done
+"$TOP/benchmarks/bench-summary.sh" "$b" >"$b/out.md" 2>&1
+if grep -qx 'stress-sparse38,reserve-t256,used_pages_per_2mib,37.2,pages,3,37.1,37.3' "$b/summary.csv" &&
+	grep -qx 'stress-sparse38,reserve-t256,mismatches,0,count,3,0,0' "$b/summary.csv" &&
+	grep -q '^| stress-sparse38 | time_ms | t256 / always | 0.250 (0.250-0.250, 2) |' "$b/out.md"; then
+	result ok "bench-summary.sh: the sparse-matrix rows, an incomplete run left out of a ratio"
+else
+	result fail "bench-summary.sh: the sparse-matrix rows, an incomplete run left out of a ratio ($(cat "$b/summary.csv" "$b/out.md" | tr '\n' ' '))"
+fi
 # make check cannot pass by accident: a TESTS word that names no test fails
 # and says which; a step that left no counts fails and names the step.
 printf 'cow\t/d\t./cow\nkhugepaged\t/d\t./khugepaged\nkhugepaged@t1\t/d\t./khugepaged\n' >"$tmp/list"
