@@ -391,13 +391,14 @@ static uint64_t cell_value(size_t c)
  * A sparse matrix of 8-byte cells in a flat private anonymous mapping, the
  * way stress-ng's sparsematrix stressor's "mmap" method keeps one (whose
  * mapping is MAP_SHARED, which anonymous THP does not govern, hence this
- * stand-in). Each of passes passes maps len bytes, puts cells values at
- * cells drawn at random over the whole mapping, gets them back in the same
- * order and checks each, and unmaps. It does not warm the memory (see
- * warm()): it runs in a memory cgroup smaller than len, and the caller warms
- * it outside (thp_bench warm). When k cells fall on each page on
- * average a page stays unused with probability exp(-k), so the number of
- * cells is chosen for density used pages per 2 MiB on average:
+ * stand-in). Each pass maps len bytes, puts a value in each cell it draws
+ * at random over the whole mapping (as many as the density needs, below),
+ * gets them back in the same order and checks each, and unmaps. It does
+ * not warm the memory (see warm()): it runs in a memory cgroup smaller
+ * than len, and the caller warms it outside (thp_bench warm). When k cells
+ * fall on each page on average a page stays unused with probability
+ * exp(-k), so the number of cells is chosen for density used pages per
+ * 2 MiB on average:
  * k = -ln(1 - density / 512). One op is one put or one get; the work is
  * fixed (passes x 2 x cells ops). Printed: ops, seconds, ops_per_s, the
  * cells that did not read back (mismatches, must be 0), and of the first
@@ -450,8 +451,10 @@ static void sparse_matrix(size_t len, int density, int passes)
 				hi = n > hi ? n : hi;
 				at256 += n >= 256;
 			}
-			printf("cells=%zu\nused_pages_per_2mib=%.1f\nused_pages_min=%zu\nused_pages_max=%zu\nranges=%zu\nranges_at_256=%zu\n",
-			       cells, (double)sum / ranges, lo, hi, ranges, at256);
+			printf("cells=%zu\nused_pages_per_2mib=%.1f\n", cells,
+			       (double)sum / ranges);
+			printf("used_pages_min=%zu\nused_pages_max=%zu\n", lo, hi);
+			printf("ranges=%zu\nranges_at_256=%zu\n", ranges, at256);
 			report_memory((char *)m);
 			fflush(stdout);
 		}
