@@ -88,8 +88,7 @@ rows="$rows
 khugepaged seconds_to_huge khugepaged seconds_to_huge s
 khugepaged huge_kib khugepaged huge_kib KiB
 khugepaged collapses_per_2mib khugepaged thp_collapse_alloc_per_2mib count
-khugepaged promotions_per_2mib khugepaged thp_res_promote_per_2mib count"
-rows="$rows
+khugepaged promotions_per_2mib khugepaged thp_res_promote_per_2mib count
 promote-gups updates_per_s promote gups_updates_per_s 1/s
 mthp-halfdense rss_kib mthp rss_kib KiB
 mthp-halfdense mthp64_folios mthp mthp64_folios count

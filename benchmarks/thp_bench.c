@@ -379,7 +379,8 @@ static void gups(size_t len, double secs)
 	report_memory((char *)p);
 }
 
-/* The value sparse_matrix() keeps in cell c: never 0, so an unwritten cell
+/*
+ * The value sparse_matrix() keeps in cell c: never 0, so an unwritten cell
  * reads as a mismatch.
  */
 static uint64_t cell_value(size_t c)
@@ -424,7 +425,6 @@ static void sparse_matrix(size_t len, int density, int passes)
 		char *raw;
 
 		m = (uint64_t *)map_aligned_raw(len, &raw);
-
 		for (size_t i = 0; i < cells; i++) {
 			size_t c = xorshift64(&x) % words;
 
